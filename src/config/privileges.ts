@@ -51,6 +51,12 @@ const HOST_CAPABILITIES: Record<string, string> = {
   CAP_MAC_OVERRIDE: 'bypass the host\'s mandatory access control',
 };
 
+/** Devices that bypass every file permission on the host. */
+const HOST_DEVICES: [RegExp, string][] = [
+  [/^\/dev\/(mem|kmem|port)$/, "raw access to the host's memory"],
+  [/^\/dev\/(sd[a-z]+|hd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+|dm-\d+|md\d+|loop\d+)(p?\d+)?$/, "raw access to a host disk, below every file permission"],
+];
+
 /** Host paths whose mount hands over the engine (so root), by the path or any directory above it. */
 const ENGINE_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock', '/var/run/containerd/containerd.sock'];
 /** Host paths whose mount exposes the host itself. */
@@ -91,6 +97,12 @@ export function privilegeFindings(config: Record<string, unknown>): RuleFinding[
   if (linux?.AllowAllDevices === true) {
     out.push(warning('privilege-all-devices', 'Linux.AllowAllDevices', 'the plugin may read and write every device of the host (disks included)', 'list the devices it needs in Linux.Devices instead'));
   }
+  arr(linux?.Devices).forEach((d, i) => {
+    const device = rec(d)?.Path;
+    if (typeof device !== 'string') return;
+    const kind = HOST_DEVICES.find(([pattern]) => pattern.test(device));
+    if (kind) out.push(warning('privilege-device', joinPath(joinPath('Linux.Devices', i), 'Path'), `${device} gives the plugin ${kind[1]}`, grant));
+  });
   if (config.PidHost === true) out.push(warning('privilege-host-pid', 'PidHost', "the plugin shares the host's PID namespace: it sees every process of the host", grant));
   if (config.IpcHost === true) out.push(warning('privilege-host-ipc', 'IpcHost', "the plugin shares the host's IPC namespace (shared memory, semaphores, message queues)", grant));
   if (rec(config.Network)?.Type === 'host') {
