@@ -12,8 +12,6 @@
  * (test/config-schema.test.ts keeps it current).
  */
 
-export const SCHEMA_ID = 'https://github.com/create-docker-plugin/create-docker-plugin/schema/plugin-config.schema.json';
-
 type Schema = Record<string, unknown>;
 
 function nullable(type: string, rest: Schema = {}): Schema {
@@ -31,7 +29,6 @@ const settingProperties = (settableFields: string): Schema => ({
 
 export const pluginConfigSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
-  $id: SCHEMA_ID,
   title: 'Docker Engine managed plugin config (config.json, plugin config version 1)',
   description:
     'The config.json of a managed plugin, in the engine casing. The engine matches keys case-insensitively and ignores unknown keys; `dpk validate` reports both.',
