@@ -139,7 +139,8 @@ function notFound(ctx: Context, command: string, found: Extract<ReturnType<typeo
     return error('entrypoint-not-found', path, `${where} is a symlink loop${chain(resolved.via.slice(0, 3))}`, 'fix the symlinks in the image');
   }
   const missing = !resolved.ok && resolved.path !== abs(joinInside(ctx.cwd, command)) ? `: ${resolved.path} is ${resolved.reason === 'missing' ? 'missing' : 'not a directory'}` : '';
-  return error('entrypoint-not-found', path, `${where} does not exist in the rootfs${missing}${chain(resolved.via)}`, 'check the image copies the plugin binary to that path');
+  const what = resolved.via.length > 0 ? 'leads nowhere in the rootfs' : 'does not exist in the rootfs';
+  return error('entrypoint-not-found', path, `${where} ${what}${missing}${chain(resolved.via)}`, 'check the image copies the plugin binary to that path (symlinks resolve inside the rootfs, not on the host)');
 }
 
 function describeType(entry: RootfsEntry): string {
