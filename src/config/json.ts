@@ -103,10 +103,10 @@ class Parser {
   document(): JsonNode {
     if (this.text.charCodeAt(0) === 0xfeff) {
       // Go refuses a byte order mark ("invalid character 'ï' looking for beginning of value").
-      throw this.error('the file starts with a byte order mark (BOM), which the engine refuses; save it as UTF-8 without BOM');
+      throw new JsonSyntaxError('the file starts with a byte order mark (BOM), which the engine refuses; save it as UTF-8 without BOM', 0, 0);
     }
     this.skipWhitespace();
-    if (this.pos >= this.text.length) throw this.error('the file is empty; a plugin config is a JSON object');
+    if (this.pos >= this.text.length) throw new JsonSyntaxError('the file is empty; a plugin config is a JSON object', 0, 0);
     const node = this.value(0);
     this.skipWhitespace();
     if (this.pos < this.text.length) throw this.error(`unexpected ${this.describe()} after the end of the JSON value`);
