@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EM } from '../src/elf.js';
 import { hostArch } from '../src/config/rootfs-checks.js';
+import { PLUGIN_PATH } from '../src/config/engine-facts.js';
 import { validateConfig } from '../src/config/validate.js';
 import type { Finding } from '../src/config/findings.js';
 import { indexDirectory } from '../src/rootfs/dir.js';
@@ -140,7 +141,7 @@ test('a bare entrypoint is found through the plugin PATH; a relative one from Wo
   assert.deepEqual(await check(root, { Entrypoint: ['plugin'] }), []);
   assert.deepEqual(await check(root, { Entrypoint: ['./bin/server'], WorkDir: '/app' }), []);
   const index = await indexDirectory(root);
-  const found = lookPath(index, 'plugin');
+  const found = lookPath(index, 'plugin', { path: PLUGIN_PATH });
   assert.equal(found.ok && found.path, '/usr/bin/plugin');
   const missing = only(await check(root, { Entrypoint: ['server'] }), 'entrypoint-not-found');
   assert.match(missing.message, /"server" is not in the plugin's PATH \(\/usr\/local\/sbin:/);

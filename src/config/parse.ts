@@ -158,12 +158,13 @@ class Normaliser {
     const at = joinPath(path, key);
     const where = path === '' ? 'the config' : path;
     const message = `unknown key "${key}" in ${where}: the engine ignores it`;
-    const note = NOT_PLUGIN_CONFIG[foldKey(key)];
     const close = closest(key, siblings);
-    if (close) return error('unknown-key', at, message, `did you mean "${close}"?${note && path === '' ? ` (${note})` : ''}`);
-    const elsewhere = fieldPaths().find((p) => foldKey(p.name) === foldKey(key) && p.parent !== path);
-    if (elsewhere) return error('unknown-key', at, message, `did you mean ${elsewhere.path}? ${note ?? ''}`.trim());
+    if (close) return error('unknown-key', at, message, `did you mean "${close}"?`);
+    // Keys seen at the top level of published configs that belong elsewhere or nowhere.
+    const note = path === '' ? NOT_PLUGIN_CONFIG[foldKey(key)] : undefined;
     if (note) return error('unknown-key', at, message, note);
+    const elsewhere = fieldPaths().find((p) => foldKey(p.name) === foldKey(key) && p.parent !== path);
+    if (elsewhere) return error('unknown-key', at, message, `did you mean ${elsewhere.path}?`);
     return error('unknown-key', at, message, `known keys here: ${siblings.join(', ')}`);
   }
 }

@@ -112,7 +112,7 @@ async function checkEntrypoint(ctx: Context, config: Record<string, unknown>): P
   const path = entrypoint.length > 0 ? 'Entrypoint[0]' : 'Args.Value[0]';
   if (typeof command !== 'string' || command === '') return; // rules.ts reports it
 
-  const found = lookPath(ctx.index, command, { cwd: ctx.cwd });
+  const found = lookPath(ctx.index, command, { cwd: ctx.cwd, path: PLUGIN_PATH });
   if (!found.ok) {
     ctx.findings.push(notFound(ctx, command, found, path));
     return;
@@ -392,7 +392,7 @@ async function checkScript(ctx: Context, path: string, head: Buffer, at: string,
     const words = argument.split(/\s+/);
     const name = words[0] === '-S' ? words[1] : words.find((w) => !w.startsWith('-') && !w.includes('='));
     if (name && !name.startsWith('-')) {
-      const found = lookPath(ctx.index, name, { cwd: ctx.cwd });
+      const found = lookPath(ctx.index, name, { cwd: ctx.cwd, path: PLUGIN_PATH });
       if (!found.ok) {
         ctx.findings.push(
           error(

@@ -288,7 +288,7 @@ const network: Rule = {
       error(
         'network-type-unknown',
         'Network.Type',
-        `"${type}" is not a network type the engine knows (${NETWORK_TYPES.join(', ')}): the plugin gets loopback only, and users are asked to grant network "${type}"`,
+        `"${type}" is not a network type the engine knows (${NETWORK_TYPES.join(', ')}): the plugin gets loopback only${type === 'null' ? '' : `, and users are asked to grant network "${type}"`}`,
         'use "host" if the plugin needs the network (it then shares the host\'s), "none" if it does not',
       ),
     ];

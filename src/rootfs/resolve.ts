@@ -5,7 +5,6 @@
  * only the RootfsIndex.
  */
 import type { RootfsEntry, RootfsIndex } from './model.js';
-import { PLUGIN_PATH } from '../config/engine-facts.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -105,10 +104,10 @@ export type Lookup =
 
 /**
  * Find a command as the runtime does for the plugin's Entrypoint[0] (Go's exec.LookPath inside the container): a name
- * without "/" is searched in the plugin's fixed PATH, taking the first executable regular file; a name with "/" is
- * resolved from the working directory.
+ * without "/" is searched in `path` (for plugins, the engine's fixed PATH), taking the first executable regular file;
+ * a name with "/" is resolved from the working directory.
  */
-export function lookPath(index: RootfsIndex, name: string, options: { cwd?: string; path?: readonly string[] } = {}): Lookup {
+export function lookPath(index: RootfsIndex, name: string, options: { cwd?: string; path: readonly string[] }): Lookup {
   const cwd = options.cwd && options.cwd !== '' ? options.cwd : '/';
   if (name.includes('/')) {
     const resolved = resolveInRootfs(index, name, { cwd });
@@ -116,7 +115,7 @@ export function lookPath(index: RootfsIndex, name: string, options: { cwd?: stri
     if (!isExecutableFile(resolved.entry)) return { ok: false, reason: 'not-executable', candidate: resolved.path, searched: [name] };
     return resolved;
   }
-  const dirs = options.path ?? PLUGIN_PATH;
+  const dirs = options.path;
   let nonExecutable: string | undefined;
   for (const dir of dirs) {
     const resolved = resolveInRootfs(index, `${dir}/${name}`, { cwd });
