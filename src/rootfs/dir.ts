@@ -7,7 +7,7 @@
  * Reading a file opens it with O_NOFOLLOW and checks it is still the inode that was listed, so a path swapped for a
  * symlink or a FIFO after the walk is refused instead of followed or waited on.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DpkError } from '../errors.js';
@@ -51,12 +51,13 @@ export async function indexDirectory(root: string, options: DirectoryIndexOption
     // openat, so this narrows the window instead of closing it; image sources never touch the host at all.)
     if ((await realpath(join(root, dir))) !== join(realRoot, dir)) throw new DpkError(`${join(root, dir)}: changed while being read`);
     names.sort();
-    for (const name of names) {
-      const path = dir === '' ? name : `${dir}/${name}`;
-      const info = await lstat(join(root, path));
+    if (entries.size + names.length > maxEntries) throw new DpkError(`${root}: more than ${maxEntries} entries; refusing to index it`);
+    const paths = names.map((name) => (dir === '' ? name : `${dir}/${name}`));
+    const infos = await Promise.all(paths.map((path) => lstat(join(root, path))));
+    for (const [i, path] of paths.entries()) {
+      const info = infos[i] as Stats;
       const type = typeOf(info);
       if (type === undefined) continue; // sockets: a rootfs cannot carry them (tar drops them too)
-      if (entries.size >= maxEntries) throw new DpkError(`${root}: more than ${maxEntries} entries; refusing to index it`);
       const entry: RootfsEntry = { path, type, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, size: type === 'file' ? info.size : 0 };
       if (type === 'symlink') entry.linkname = await readlink(join(root, path));
       entries.set(path, entry);
