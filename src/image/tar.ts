@@ -431,12 +431,13 @@ function splitUstar(name: string): [string, string] | undefined {
   return undefined;
 }
 
-function paxRecord(key: string, value: string): Buffer {
-  const body = ` ${key}=${value}\n`;
-  const bodyLength = Buffer.byteLength(body);
-  let length = bodyLength + String(bodyLength).length;
-  if (String(length).length !== String(length - bodyLength).length) length += 1;
-  return Buffer.from(`${length}${body}`);
+function paxRecord(key: string, value: string | Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.isBuffer(value) ? value : Buffer.from(value), Buffer.from('\n')]);
+  // The length counts its own digits.
+  const digits = String(body.length).length;
+  let length = body.length + digits;
+  if (String(length).length > digits) length += 1;
+  return Buffer.concat([Buffer.from(String(length)), body]);
 }
 
 function ustarBlock(h: { name: string; prefix: string; typeflag: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string; uname: string; gname: string; devmajor: number; devminor: number }): Buffer {
@@ -514,10 +515,7 @@ export function encodeHeader(h: TarHeader): Buffer {
   }
   for (const [key, value] of Object.entries(h.xattrs ?? {})) {
     // xattr values are bytes (e.g. security.capability); they were read as latin1 and are written back the same way.
-    const body = Buffer.concat([Buffer.from(` SCHILY.xattr.${key}=`), Buffer.from(value, 'latin1'), Buffer.from('\n')]);
-    let length = body.length + String(body.length).length;
-    if (String(length).length !== String(length - body.length).length) length += 1;
-    records.push(Buffer.concat([Buffer.from(String(length)), body]));
+    records.push(paxRecord(`SCHILY.xattr.${key}`, Buffer.from(value, 'latin1')));
   }
   const main = ustarBlock({
     name,
