@@ -6,7 +6,8 @@
  */
 import { execa, type Options } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile, symlink, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,8 +66,8 @@ async function unmountUnder(dirs: string[]): Promise<void> {
 
 export async function startEngine(options: { extraArgs?: string[] } = {}): Promise<Engine> {
   const dir = await mkdtemp(join(tmpdir(), 'dpk-engine-'));
-  // The exec-root must be short: plugin sockets live at <exec-root>/plugins/<64-hex id>/<socket>, and a unix
-  // socket path is at most 107 bytes. With 22-character socket names the engine's own /run/docker just fits.
+  // A short exec-root keeps containerd's and the engine's own sockets well under the 107-byte unix socket path limit.
+  // (Plugin sockets are not under it: on Linux the engine always puts them in /run/docker/plugins/<id>/.)
   const execRoot = `/tmp/x${randomBytes(3).toString('hex').slice(0, 5)}`;
   await mkdir(execRoot, { recursive: false });
   const dataRoot = join(dir, 'data');
@@ -78,12 +79,12 @@ export async function startEngine(options: { extraArgs?: string[] } = {}): Promi
   delete env.DOCKER_TLS_VERIFY;
   delete env.DOCKER_CERT_PATH;
   await mkdir(join(dir, 'client-config'));
-  let child: ReturnType<typeof execa> | undefined;
+  let child: ChildProcess | undefined;
+  let exitPromise: Promise<void> = Promise.resolve();
 
   const launch = async (extraArgs: string[]) => {
-    const { openSync } = await import('node:fs');
     const logFd = openSync(logPath, 'a');
-    child = execa(
+    child = spawn(
       'dockerd',
       [
         '--data-root', dataRoot,
@@ -93,13 +94,16 @@ export async function startEngine(options: { extraArgs?: string[] } = {}): Promi
         '--iptables=false', '--ip-masq=false', '--bridge=none',
         ...extraArgs,
       ],
-      { stdin: 'ignore', stdout: logFd, stderr: logFd, detached: true, reject: false, cleanup: true },
+      { stdio: ['ignore', logFd, logFd], detached: true },
     );
+    closeSync(logFd);
+    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    exitPromise = exited;
     const deadline = Date.now() + 60_000;
     for (;;) {
       const probe = await execa('docker', ['version', '--format', '{{.Server.Version}}'], { env, reject: false });
       if (probe.exitCode === 0) return;
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
         const log = await readFile(logPath, 'utf8').catch(() => '');
         throw new Error(`dockerd did not start (log ${logPath}):\n${log.split('\n').slice(-25).join('\n')}`);
       }
@@ -108,10 +112,10 @@ export async function startEngine(options: { extraArgs?: string[] } = {}): Promi
   };
 
   const stop = async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
-      await child;
+      await exitPromise;
       clearTimeout(timer);
     }
     child = undefined;
