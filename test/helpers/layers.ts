@@ -15,7 +15,7 @@ export interface FixtureEntry extends Partial<TarHeader> {
   content?: string | Buffer;
 }
 
-export const file = (name: string, content = '', extra: Partial<TarHeader> = {}): FixtureEntry => ({ name, type: 'file', content, ...extra });
+export const file = (name: string, content: string | Buffer = '', extra: Partial<TarHeader> = {}): FixtureEntry => ({ name, type: 'file', content, ...extra });
 export const dir = (name: string, extra: Partial<TarHeader> = {}): FixtureEntry => ({ name, type: 'dir', mode: 0o755, ...extra });
 export const symlink = (name: string, target: string, extra: Partial<TarHeader> = {}): FixtureEntry => ({ name, type: 'symlink', linkname: target, mode: 0o777, ...extra });
 export const hardlink = (name: string, target: string, extra: Partial<TarHeader> = {}): FixtureEntry => ({ name, type: 'hardlink', linkname: target, ...extra });
