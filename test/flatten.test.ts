@@ -259,3 +259,12 @@ test('memory stays bounded: a layer of many entries and big content streams thro
   assert.equal(image.stats.dirs, 100);
   await assert.rejects(flattenImage(memorySource([tarOf(entries)]), { maxEntries: 1000 }), /more than 1000 entries/);
 });
+
+test('very deep directories flatten; names longer than PATH_MAX are refused', async () => {
+  const deep = `${'d/'.repeat(1500)}leaf`;
+  const { image } = await flat([tarOf([file(deep, 'x')])]);
+  assert.equal(image.stats.dirs, 1500);
+  assert.equal(image.rootfs.entries.get(deep)?.type, 'file');
+  const tooLong = `${'d/'.repeat(2100)}leaf`;
+  await assert.rejects(flattenImage(memorySource([tarOf([file(tooLong, 'x')])])), /layer 1\/1, entry "d\/d\/.*": entry name is longer than 4096 bytes/);
+});

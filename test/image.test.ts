@@ -85,3 +85,18 @@ test('a truncated archive is refused when indexed', () =>
     await execa('truncate', ['-s', '3000', join(tmp, 'image.tar')]);
     await assert.rejects(openImageArchive(join(tmp, 'image.tar')), /not an image archive: archive is truncated/);
   }));
+
+test('a gzip bomb layer streams through in bounded memory', () =>
+  withTmp(async (tmp) => {
+    const zeros = Buffer.alloc(64 << 20);
+    const layer = tarOf([file('a', 'x'), file('zeros-1', zeros), file('zeros-2', zeros), file('zeros-3', zeros)]);
+    await writeOciLayout(join(tmp, 'oci'), [layer]);
+    const source = await openImageArchive(join(tmp, 'oci'));
+    const before = process.memoryUsage().rss;
+    const image = await flattenImage(source);
+    let bytes = 0;
+    for await (const chunk of image.stream()) bytes += (chunk as Buffer).length;
+    assert.ok(bytes > 3 * (64 << 20));
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 96 << 20, `RSS grew by ${grown} bytes while streaming 192 MiB`);
+  }));

@@ -200,7 +200,7 @@ export async function flattenImage(source: ImageSource, options: FlattenOptions 
   }
 
   resolveHardLinks(layers, recs);
-  const { decided, synthesized } = decideSurvivors(layers, recs);
+  const decided = decideSurvivors(layers, recs);
   assignLinkNames(recs);
 
   // The directory entries, from the plan: chosen headers plus directories that only exist implicitly.
@@ -211,7 +211,6 @@ export async function flattenImage(source: ImageSource, options: FlattenOptions 
     else if (node.final === 'implicit') dirs.push(synthesizedDir(path));
   }
   dirs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  void synthesized;
 
   const { entries, origins, stats } = buildIndex(recs, dirs, layers.length);
 
@@ -372,7 +371,7 @@ function resolveHardLinks(layers: readonly ImageLayer[], recs: Rec[][]): void {
 }
 
 /** The top-down walk: which entry wins each path. */
-function decideSurvivors(layers: readonly ImageLayer[], recs: Rec[][]): { decided: Map<string, Node>; synthesized: number } {
+function decideSurvivors(layers: readonly ImageLayer[], recs: Rec[][]): Map<string, Node> {
   const decided = new Map<string, Node>([['', { final: 'dir' }]]);
   const node = (path: string): Node => {
     let n = decided.get(path);
@@ -427,9 +426,7 @@ function decideSurvivors(layers: readonly ImageLayer[], recs: Rec[][]): { decide
       else node(rec.path).opaque = true;
     }
   }
-  let synthesized = 0;
-  for (const n of decided.values()) if (n.final === 'implicit') synthesized++;
-  return { decided, synthesized };
+  return decided;
 }
 
 /**
