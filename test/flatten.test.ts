@@ -268,3 +268,17 @@ test('very deep directories flatten; names longer than PATH_MAX are refused', as
   const tooLong = `${'d/'.repeat(2100)}leaf`;
   await assert.rejects(flattenImage(memorySource([tarOf([file(tooLong, 'x')])])), /layer 1\/1, entry "d\/d\/.*": entry name is longer than 4096 bytes/);
 });
+
+test('a plain rootfs tar file is indexed as a one-layer image', async () => {
+  const { indexRootfsTar } = await import('../src/rootfs/tar-index.js');
+  const tmp = await mkdtemp(join(tmpdir(), 'dpk-tar-index-'));
+  try {
+    await writeFile(join(tmp, 'rootfs.tar'), tarOf([dir('./'), dir('./bin/'), file('./bin/tool', '#!/bin/sh\n', { mode: 0o755 }), symlink('./sh', 'bin/tool')]));
+    const index = await indexRootfsTar(join(tmp, 'rootfs.tar'));
+    assert.deepEqual([...index.entries.keys()].sort(), ['', 'bin', 'bin/tool', 'sh']);
+    assert.equal((await index.readFile('bin/tool', 2))?.toString(), '#!');
+    assert.equal(index.stats.files, 1);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
