@@ -1,0 +1,107 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writePolicy writes text and sets a distinct modification time, so a rewrite of the same size within the file
+// system's timestamp granularity still counts as a change (as it would a moment later in real use).
+func writePolicy(t *testing.T, path, text string, age time.Duration) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Now().Add(-age)
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func current(t *testing.T, f *PolicyFile) (Policy, bool) {
+	t.Helper()
+	policy, changed, err := f.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy, changed
+}
+
+func TestPolicyFileMissingMeansNoRules(t *testing.T) {
+	f := NewPolicyFile(filepath.Join(t.TempDir(), "policy.txt"))
+	policy, changed := current(t, f)
+	if policy != nil || !changed {
+		t.Fatalf("first look: %v, changed %v", policy, changed)
+	}
+	if _, changed := current(t, f); changed {
+		t.Fatal("a file still missing counted as a change")
+	}
+}
+
+func TestPolicyFileIsReReadWhenItChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.txt")
+	f := NewPolicyFile(path)
+	writePolicy(t, path, "deny * /volumes\n", time.Hour)
+	policy, changed := current(t, f)
+	if len(policy) != 1 || !changed || policy[0].Where != path+" line 1" {
+		t.Fatalf("first read: %+v, changed %v", policy, changed)
+	}
+	if _, changed := current(t, f); changed {
+		t.Fatal("an unchanged file was read again")
+	}
+
+	writePolicy(t, path, "deny * /images\n", time.Minute) // same size, newer time
+	policy, changed = current(t, f)
+	if !changed || len(policy) != 1 || policy[0].Prefix != "/images" {
+		t.Fatalf("after rewrite: %+v, changed %v", policy, changed)
+	}
+
+	// Editors and `mv` replace the file: a new inode with an old timestamp must be noticed too.
+	replacement := filepath.Join(filepath.Dir(path), "policy.new")
+	writePolicy(t, replacement, "deny * /networks\n", time.Hour)
+	if err := os.Rename(replacement, path); err != nil {
+		t.Fatal(err)
+	}
+	policy, changed = current(t, f)
+	if !changed || len(policy) != 1 || policy[0].Prefix != "/networks" {
+		t.Fatalf("after rename: %+v, changed %v", policy, changed)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	policy, changed = current(t, f)
+	if !changed || policy != nil {
+		t.Fatalf("after remove: %+v, changed %v", policy, changed)
+	}
+}
+
+func TestPolicyFileBrokenThenFixed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.txt")
+	f := NewPolicyFile(path)
+	writePolicy(t, path, "deny * /volumes\ndeny everything\n", time.Hour)
+	_, changed, err := f.Current()
+	if err == nil || !changed || !strings.Contains(err.Error(), path+" line 2") {
+		t.Fatalf("broken file: err %v, changed %v", err, changed)
+	}
+	if _, changed, err := f.Current(); err == nil || changed {
+		t.Fatalf("broken file, second look: err %v, changed %v", err, changed)
+	}
+	writePolicy(t, path, "deny * /volumes\n", time.Minute)
+	if policy, _ := current(t, f); len(policy) != 1 {
+		t.Fatalf("fixed file: %+v", policy)
+	}
+}
+
+func TestPolicyFileThatIsADirectoryIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.txt")
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewPolicyFile(path).Current(); err == nil {
+		t.Fatal("a directory was read as a policy")
+	}
+}
