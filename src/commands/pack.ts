@@ -150,13 +150,13 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
   }
 }
 
-function nameOf(options: PackOptions, manifest: ProjectManifest | undefined): [string, string] {
+export function nameOf(options: PackOptions, manifest: ProjectManifest | undefined): [string, string] {
   if (options.name !== undefined) return [options.name, '--name'];
   if (manifest) return [`${manifest.name}:${manifest.tag}`, 'plugin.json name'];
   throw new UsageError('no plugin name: pass --name NAME[:TAG] (there is no plugin.json here)');
 }
 
-function resolve(cwd: string, path: string): string {
+export function resolve(cwd: string, path: string): string {
   return isAbsolute(path) ? path : join(cwd, path);
 }
 
@@ -165,11 +165,11 @@ function checkAborted(signal?: AbortSignal): void {
 }
 
 /** Docker's Arch ("amd64", "arm64", sometimes "x86_64") in the words validate uses. */
-function goArchOf(arch: string): string {
+export function goArchOf(arch: string): string {
   return ({ x86_64: 'amd64', aarch64: 'arm64' } as Record<string, string>)[arch] ?? arch;
 }
 
-async function readConfig(path: string, shown: string): Promise<Buffer> {
+export async function readConfig(path: string, shown: string): Promise<Buffer> {
   try {
     const info = await stat(path);
     if (info.isDirectory()) throw new DpkError(`${shown}: is a directory, not a config file`, { hint: 'pass --config path/to/config.json' });
@@ -184,7 +184,7 @@ async function readConfig(path: string, shown: string): Promise<Buffer> {
   }
 }
 
-async function openSource(options: PackOptions, manifest: ProjectManifest | undefined, cwd: string, engine: () => EngineClient, logger: Logger): Promise<ImageSource> {
+export async function openSource(options: PackOptions, manifest: ProjectManifest | undefined, cwd: string, engine: () => EngineClient, logger: Logger): Promise<ImageSource> {
   if (options.archive !== undefined) return openImageArchive(resolve(cwd, options.archive), { ref: options.image, arch: options.arch });
   const image = options.image ?? manifest?.image;
   if (!image) throw new UsageError('no image to pack: pass --image NAME or --archive FILE (there is no plugin.json here)');
