@@ -106,6 +106,7 @@ func (d *Driver) Create(req *volume.CreateRequest) error {
 	defer d.mu.Unlock()
 	if v, ok := d.volumes[req.Name]; ok {
 		if len(req.Options) == 0 || equalOptions(v.Options, req.Options) {
+			d.log.Debug("create of an existing volume", "name", req.Name)
 			return nil
 		}
 		return fmt.Errorf("volume %s already exists with options %s", req.Name, formatOptions(v.Options))
@@ -224,6 +225,7 @@ func (d *Driver) Path(req *volume.PathRequest) (*volume.PathResponse, error) {
 	if _, err := d.lookup(req.Name); err != nil {
 		return nil, err
 	}
+	d.log.Debug("path", "name", req.Name)
 	return &volume.PathResponse{Mountpoint: d.mountpoint(req.Name)}, nil
 }
 
@@ -235,6 +237,7 @@ func (d *Driver) Get(req *volume.GetRequest) (*volume.GetResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.log.Debug("get", "name", req.Name, "mounts", len(v.Mounts))
 	return &volume.GetResponse{Volume: d.describe(req.Name, v)}, nil
 }
 
@@ -247,6 +250,7 @@ func (d *Driver) List() (*volume.ListResponse, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	d.log.Debug("list", "volumes", len(names))
 	res := &volume.ListResponse{Volumes: make([]*volume.Volume, 0, len(names))}
 	for _, name := range names {
 		res.Volumes = append(res.Volumes, d.describe(name, d.volumes[name]))

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -223,6 +225,35 @@ func TestMountsAreCountedPerCallerAndGuardRemove(t *testing.T) {
 		t.Fatalf("volume directory still there: %v", err)
 	}
 	assertEmpty(t, filepath.Join(root, "tmp"))
+}
+
+func TestConcurrentMountsAreAllCounted(t *testing.T) {
+	d, root := newTestDriver(t)
+	mustCreate(t, d, "v", nil)
+	const callers = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			_, err := d.Mount(&volume.MountRequest{Name: "v", ID: id})
+			errs <- err
+		}(fmt.Sprintf("c%02d", i))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mountCount(t, d, "v"); got != callers {
+		t.Fatalf("mounts = %d, want %d", got, callers)
+	}
+	if got := mountCount(t, restart(t, root), "v"); got != callers {
+		t.Fatalf("after restart mounts = %d, want %d", got, callers)
+	}
 }
 
 func TestMountWithoutCallerIDIsRefused(t *testing.T) {
