@@ -3,9 +3,10 @@
  * its image, `dpk pack --enable` it, and use it as a user would: a container writes into a volume and a second one
  * reads it back; options set owner and mode, an unknown one is refused by name; a running container's mount is
  * counted and survives a plugin restart; volumes and data survive a plugin restart and an engine restart; removing
- * deletes the data from the plugin's propagated mount on the host.
+ * deletes the data from the plugin's propagated mount on the host, and so does removing the plugin.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,12 @@ test('volume template: generated plugin stores volumes as directories that survi
     const log = await engine.log();
     assert.match(log, /created volume\W+name=v1/);
     assert.match(log, /removed volume\W+name=v2/);
+
+    // `docker plugin rm -f` takes the data of volumes still there with it, as the README warns.
+    await dockerOk(engine, ['volume', 'create', '-d', ref, 'v3']);
+    await dockerOk(engine, ['run', '--rm', '-v', 'v3:/v', busybox, 'sh', '-c', 'echo doomed > /v/f']);
+    await dockerOk(engine, ['plugin', 'rm', '-f', ref]);
+    assert.equal(existsSync(join(engine.dataRoot, 'plugins', pluginId)), false, 'the plugin directory (with propagated-mount) outlived docker plugin rm');
   } finally {
     if (engine) {
       await engine.docker(['rm', '-f', 'holder']);
