@@ -156,7 +156,7 @@ test('usage mistakes exit 2: unknown flag, unknown --arch', async () => {
   assert.match(arch.stderr, /^error: --arch vax: unknown architecture\n {2}hint: use one of amd64, arm64/);
 });
 
-test('--rootfs: a missing entrypoint fails; --rootfs that is not a directory is an error', async () => {
+test('--rootfs: a missing entrypoint fails; --rootfs that is neither a directory nor an archive is an error', async () => {
   const rootfs = join(work, 'rootfs-empty');
   await mkdir(join(rootfs, 'bin'), { recursive: true });
   const r = await dpk(['validate', 'clean.json', '--rootfs', rootfs]);
@@ -165,11 +165,11 @@ test('--rootfs: a missing entrypoint fails; --rootfs that is not a directory is 
   assert.match(r.stdout, /checked for \w+\)$/m);
   const notDir = await dpk(['validate', 'clean.json', '--rootfs', 'clean.json']);
   assert.equal(notDir.code, 1);
-  assert.match(notDir.stderr, /clean\.json: not a directory/);
+  assert.match(notDir.stderr, /^error: --rootfs clean\.json: not a directory, an image archive or a rootfs tar \(\d+ bytes is too short to be a tar archive\)$/m);
 });
 
 test('dpk validate --help lists the options', async () => {
   const r = await dpk(['validate', '--help']);
   assert.equal(r.code, 0);
-  for (const option of ['--rootfs <dir>', '--arch <arch>', '--strict', '--json']) assert.ok(r.stdout.includes(option), option);
+  for (const option of ['--rootfs <dir|archive|image>', 'DPK_TIMEOUT', '--arch <arch>', '--strict', '--json']) assert.ok(r.stdout.includes(option), option);
 });

@@ -13,6 +13,7 @@ interface PackFlags {
   arch?: string;
   strict?: boolean;
   json?: boolean;
+  timeout?: string;
 }
 
 export function registerPack(program: Command): void {
@@ -31,8 +32,13 @@ export function registerPack(program: Command): void {
     .option('--arch <arch>', "target architecture for the rootfs checks (default: the engine's, or the image's with --output only)")
     .option('--strict', 'privilege warnings are errors')
     .option('--json', 'print the result as JSON on stdout')
+    .option('--timeout <seconds>', 'give up when the engine sends nothing for this long during one call (default: $DPK_TIMEOUT, else 120)')
+    .addHelpText('after', '\nEnvironment:\n  DOCKER_HOST   the engine socket (unix:///path/to/docker.sock)\n  DPK_TIMEOUT   seconds the engine may stay silent during one call before dpk gives up (default 120)\n  TMPDIR        where an engine image is copied while it is read (removed afterwards)')
     .action(async (flags: PackFlags, command: Command) => {
       const { packCommand } = await import('../commands/pack.js');
+      const { parseTimeoutSeconds } = await import('../engine/client.js');
+      const { timeout, ...rest } = flags;
+      const timeoutSeconds = timeout === undefined ? undefined : parseTimeoutSeconds(timeout, '--timeout');
       // Ctrl-C aborts the work; the command then removes what it made (temp copy, partial output, created plugin).
       // A second Ctrl-C finds no handler and ends the process at once.
       const controller = new AbortController();
@@ -43,7 +49,7 @@ export function registerPack(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        await packCommand({ ...flags, debug: Boolean(command.optsWithGlobals().debug), signal: controller.signal });
+        await packCommand({ ...rest, timeoutSeconds, debug: Boolean(command.optsWithGlobals().debug), signal: controller.signal });
       } finally {
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);

@@ -49,6 +49,8 @@ export interface PackOptions {
   /** Target architecture for the rootfs checks; default: the engine's when creating, else the image's. */
   arch?: string;
   strict?: boolean;
+  /** Give up when the engine is silent this long during one call (default: $DPK_TIMEOUT, else 120). */
+  timeoutSeconds?: number;
   cwd?: string;
   engine?: EngineClient;
   logger?: Logger;
@@ -104,7 +106,7 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
   const configText = await readConfig(resolve(cwd, configShown), configShown);
 
   let engine = options.engine;
-  const getEngine = () => (engine ??= createEngineClient({ logger }));
+  const getEngine = () => (engine ??= createEngineClient({ logger, idleTimeoutMs: options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000 }));
   let source: ImageSource | undefined;
   try {
     checkAborted(signal);

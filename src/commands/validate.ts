@@ -1,7 +1,8 @@
 /**
- * dpk validate [config.json] [--rootfs DIR] [--arch ARCH] [--strict] [--json]
+ * dpk validate [config.json] [--rootfs DIR|ARCHIVE|IMAGE] [--arch ARCH] [--strict] [--json]
  *
- * Reads the config (and the rootfs directory), runs validateConfig, prints the report on stdout (the report is this
+ * Reads the config (and the rootfs: a directory, an image archive or rootfs tar, or an image in the engine, opened by
+ * src/rootfs/open.ts the way dpk pack reads images), runs validateConfig, prints the report on stdout (the report is this
  * command's output), and fails with exit 1 when there are errors. Warnings alone do not fail.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { isAbsolute, join, relative } from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { DpkError, UsageError } from '../errors.js';
 import { readProjectManifest } from '../project/manifest.js';
-import { indexDirectory } from '../rootfs/dir.js';
+import { openRootfs, type OpenedRootfs } from '../rootfs/open.js';
+import { createEngineClient, type EngineClient } from '../engine/client.js';
 import { hostArch, knownArchitectures, targetFor } from '../config/rootfs-checks.js';
 import { validateConfig, type ValidationResult } from '../config/validate.js';
 import type { Finding } from '../config/findings.js';
@@ -18,8 +20,12 @@ import { colors } from '../ui/terminal.js';
 export interface ValidateCommandOptions {
   /** The config file as the user named it; default: what plugin.json names, else config.json. */
   config?: string;
-  /** Root filesystem directory to check the entrypoint against. */
+  /** Root filesystem to check the entrypoint against: a directory, an image archive, a rootfs tar or an image ref. */
   rootfs?: string;
+  /** Engine to read an image --rootfs from; default: DOCKER_HOST's. Only used when --rootfs names no file. */
+  engine?: EngineClient;
+  /** Cancels reading an image (the CLI wires Ctrl-C to it); its temporary copy is removed. */
+  signal?: AbortSignal;
   arch?: string;
   strict?: boolean;
   json?: boolean;
@@ -39,14 +45,25 @@ export async function validateCommand(options: ValidateCommandOptions = {}): Pro
   const shown = options.config ?? (await readProjectManifest(cwd))?.config ?? 'config.json';
   const configPath = isAbsolute(shown) ? shown : join(cwd, shown);
   const text = await readConfigText(configPath, shown);
-  const rootfs = options.rootfs === undefined ? undefined : await indexDirectory(isAbsolute(options.rootfs) ? options.rootfs : join(cwd, options.rootfs));
-
-  const result = await validateConfig(text, { file: shown, rootfs, arch, strict: options.strict });
+  let opened: OpenedRootfs | undefined;
+  let result: ValidationResult;
+  try {
+    if (options.rootfs !== undefined) {
+      opened = await openRootfs(options.rootfs, { cwd, arch, signal: options.signal, engine: () => options.engine ?? createEngineClient() });
+    }
+    result = await validateConfig(text, { file: shown, rootfs: opened?.index, arch, strict: options.strict });
+  } catch (error) {
+    if (options.signal?.aborted) throw new DpkError('cancelled; nothing was left behind', { exitCode: 130, cause: error });
+    throw error;
+  } finally {
+    await opened?.close();
+  }
   if (options.json) {
     const { file, valid, errors, warnings, findings, config, privileges } = result;
     stdout.write(`${JSON.stringify({ file, valid, errors, warnings, findings, config: config ?? null, privileges, ...(result.arch ? { arch: result.arch } : {}) }, null, 2)}\n`);
   } else {
-    stdout.write(formatReport(result, { rootfs: options.rootfs, color: colors(stdout as NodeJS.WriteStream) }));
+    const rootfsLabel = opened === undefined ? undefined : opened.kind === 'directory' ? displayPath(options.rootfs!) : opened.description;
+    stdout.write(formatReport(result, { rootfs: rootfsLabel, color: colors(stdout as NodeJS.WriteStream) }));
   }
   if (!result.valid) {
     throw new DpkError(`${shown}: ${count(result.errors, 'error')}${result.warnings ? `, ${count(result.warnings, 'warning')}` : ''}`, {
@@ -81,7 +98,7 @@ function count(n: number, word: string): string {
 }
 
 /** The human report: one line per finding ("config.json: Interface.Socket: message (rule-id)") and its hint. */
-export function formatReport(result: ValidationResult, options: { rootfs?: string; color: ChalkInstance }): string {
+export function formatReport(result: ValidationResult, options: { /** How to name the rootfs in the summary. */ rootfs?: string; color: ChalkInstance }): string {
   const c = options.color;
   const lines: string[] = [];
   for (const f of result.findings) {
@@ -94,7 +111,7 @@ export function formatReport(result: ValidationResult, options: { rootfs?: strin
     lines.push('`docker plugin install` will ask users to grant:');
     for (const p of result.privileges) lines.push(`  - ${p.Name}: ${JSON.stringify(p.Value)}`);
   }
-  const checked = options.rootfs !== undefined && result.arch ? ` (rootfs ${displayPath(options.rootfs)} checked for ${result.arch})` : '';
+  const checked = options.rootfs !== undefined && result.arch ? ` (rootfs ${options.rootfs} checked for ${result.arch})` : '';
   const summary =
     result.findings.length === 0
       ? `${result.file}: no problems found${checked}`

@@ -84,7 +84,10 @@ const MIN_API_VERSION = '1.25';
 export interface EngineClientOptions {
   /** A DOCKER_HOST value; default: $DOCKER_HOST, else unix:///var/run/docker.sock. */
   host?: string;
-  /** Give up when the engine sends nothing for this long (each call; streams count from the last byte). */
+  /**
+   * Give up when the engine sends nothing for this long (each call; streams count from the last byte). Default:
+   * $DPK_TIMEOUT seconds, else 120 s.
+   */
   idleTimeoutMs?: number;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
@@ -103,11 +106,29 @@ export function socketPathOf(host: string): string {
   });
 }
 
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+
+/** $DPK_TIMEOUT in seconds (1..86400), as milliseconds; a value that is not such a number is a usage error. */
+export function timeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.DPK_TIMEOUT;
+  if (text === undefined || text.trim() === '') return undefined;
+  return parseTimeoutSeconds(text, 'DPK_TIMEOUT') * 1000;
+}
+
+/** Seconds for a timeout flag or variable: a positive number, at most a day. */
+export function parseTimeoutSeconds(text: string, what: string): number {
+  const seconds = Number(text.trim());
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) {
+    throw new DpkError(`${what} "${text}": not a positive number of seconds (at most 86400)`, { hint: 'e.g. 300 for five minutes', exitCode: 2 });
+  }
+  return seconds;
+}
+
 export function createEngineClient(options: EngineClientOptions = {}): EngineClient {
   const env = options.env ?? process.env;
   const host = options.host ?? (env.DOCKER_HOST && env.DOCKER_HOST !== '' ? env.DOCKER_HOST : `unix://${DEFAULT_SOCKET}`);
   const socketPath = socketPathOf(host);
-  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? timeoutFromEnv(env) ?? DEFAULT_IDLE_TIMEOUT_MS;
   const logger = options.logger ?? silentLogger;
   let versionPrefix: Promise<string> | undefined;
 

@@ -19,6 +19,28 @@ export interface ArchiveOptions {
   onClose?: () => Promise<void>;
 }
 
+/** The file is a tar (or a directory) but holds no image: neither manifest.json nor index.json. */
+export class NotAnImageArchiveError extends DpkError {
+  constructor(readonly path: string) {
+    super(`${path}: neither a docker save archive (no manifest.json) nor an OCI image layout (no index.json)`, {
+      hint: 'create one with `docker save IMAGE -o FILE`',
+    });
+    this.name = 'NotAnImageArchiveError';
+  }
+}
+
+/** The file is not a tar at all (or a broken one). */
+export class NotATarError extends DpkError {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super(`${path}: not an image archive: ${reason}`, { hint: 'pass a file written by `docker save IMAGE -o FILE`, or an OCI archive/layout', cause });
+    this.name = 'NotATarError';
+  }
+}
+
 export async function openImageArchive(path: string, options: ArchiveOptions = {}): Promise<ImageSource> {
   let info;
   try {
@@ -34,10 +56,7 @@ export async function openImageArchive(path: string, options: ArchiveOptions = {
     try {
       store = await TarFileStore.index(path);
     } catch (error) {
-      throw new DpkError(`${path}: not an image archive: ${(error as Error).message.replace(`${path} is not a readable tar archive: `, '')}`, {
-        hint: 'pass a file written by `docker save IMAGE -o FILE`, or an OCI archive/layout',
-        cause: error,
-      });
+      throw new NotATarError(path, (error as Error).message.replace(`${path} is not a readable tar archive: `, ''), error);
     }
   }
   const description = options.description ?? `archive ${path}`;
@@ -48,9 +67,7 @@ export async function openImageArchive(path: string, options: ArchiveOptions = {
     if (error instanceof DpkError) throw error;
     throw new DpkError(`${description}: ${(error as Error).message}`, { cause: error });
   }
-  throw new DpkError(`${path}: neither a docker save archive (no manifest.json) nor an OCI image layout (no index.json)`, {
-    hint: 'create one with `docker save IMAGE -o FILE`',
-  });
+  throw new NotAnImageArchiveError(path);
 }
 
 async function readJson(store: FileStore, path: string): Promise<unknown> {

@@ -92,7 +92,7 @@ export class TarFileStore implements FileStore {
       for (;;) {
         const { bytesRead } = await handle.read(block, 0, BLOCK, offset);
         if (bytesRead === 0) break;
-        if (bytesRead < BLOCK) throw new TarFormatError('archive is truncated');
+        if (bytesRead < BLOCK) throw new TarFormatError(offset === 0 ? `${bytesRead} bytes is too short to be a tar archive` : 'archive is truncated');
         const raw = parseHeaderBlock(block);
         if (!raw) break;
         const dataOffset = offset + BLOCK;
