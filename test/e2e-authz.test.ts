@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -33,6 +34,26 @@ async function dockerDenied(engine: Engine, args: string[], message: string): Pr
   const r = await engine.docker(args);
   assert.notEqual(r.exitCode, 0, `docker ${args.join(' ')} was allowed: ${r.stdout}`);
   assert.ok(r.stderr.includes(message), `docker ${args.join(' ')}: stderr ${JSON.stringify(r.stderr)} lacks ${JSON.stringify(message)}`);
+}
+
+/** POST a JSON body to a plugin's unix socket, as the engine does, and decode the JSON answer. */
+function askPlugin(socketPath: string, path: string, body: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text));
+        } catch (error) {
+          reject(new Error(`${path}: HTTP ${res.statusCode} ${text}: ${String(error)}`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 /**
@@ -109,6 +130,19 @@ test('authz template: generated plugin enforces AUTHZ_POLICY and a policy file r
 
     const log = await engine.log();
     assert.match(log, /msg=denied method=POST path=\/volumes\/create/, 'the plugin logs denials into the engine log');
+
+    // Asked directly on its socket, as the README's debug section does with curl.
+    await writePolicy(policyDir, 'deny * /volumes\n');
+    const socket = join('/run/docker/plugins', pluginIds[0]!, `${project.binaryName}.sock`);
+    const answer = await askPlugin(socket, '/AuthZPlugin.AuthZReq', { RequestMethod: 'POST', RequestUri: '/v1.41/volumes/create' });
+    assert.deepEqual(answer, { Allow: false, Msg: 'denied by rule "deny * /volumes" (/etc/authz/policy.txt line 1)' });
+
+    // What the README warns about: after disable, set and enable, the engine no longer asks the plugin at all.
+    await dockerDenied(engine, ['volume', 'ls'], `${denied} "deny * /volumes"`);
+    await dockerOk(engine, ['plugin', 'disable', ref]);
+    await dockerOk(engine, ['plugin', 'set', ref, 'LOG_LEVEL=debug']);
+    await dockerOk(engine, ['plugin', 'enable', ref]);
+    await dockerOk(engine, ['volume', 'ls']);
 
     // Out of the chain (a restart without the flag), a broken AUTHZ_POLICY keeps the plugin from enabling.
     inChain = false;
