@@ -116,7 +116,7 @@ func TestLoggingOverHTTP(t *testing.T) {
 		}
 		got = append(got, e.Source+":"+string(e.Line))
 	}
-	if strings.Join(got, ",") != "stderr:stderr 2,stdout:stdout 3" {
+	if strings.Join(got, ",") != "stderr:stderr 2\n,stdout:stdout 3\n" {
 		t.Errorf("ReadLogs: got %q", got)
 	}
 }
@@ -138,7 +138,7 @@ func TestFollowOverHTTP(t *testing.T) {
 		t.Fatalf("followed entry: %v", err)
 	}
 	var e LogEntry
-	if err := e.UnmarshalProto(msg); err != nil || string(e.Line) != "stdout 2" {
+	if err := e.UnmarshalProto(msg); err != nil || string(e.Line) != "stdout 2\n" {
 		t.Fatalf("followed entry: %q %v", e.Line, err)
 	}
 	resp.Body.Close()

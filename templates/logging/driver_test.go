@@ -117,11 +117,12 @@ func (c *collected) Flush() error {
 	return nil
 }
 
+// lines gives the entries' lines (of one source, or all), without the newline ReadLogs ends each one with.
 func (c *collected) lines(source string) []string {
 	var out []string
 	for _, e := range c.entries {
 		if source == "" || e.Source == source {
-			out = append(out, string(e.Line))
+			out = append(out, strings.TrimSuffix(string(e.Line), "\n"))
 		}
 	}
 	return out
@@ -188,7 +189,7 @@ func TestBurstFlowsAndIsComplete(t *testing.T) {
 		t.Fatalf("stored %d entries, want %d", len(got.entries), lines)
 	}
 	for i, e := range got.entries {
-		if want := fmt.Sprintf("stdout %d", i); string(e.Line) != want {
+		if want := fmt.Sprintf("stdout %d\n", i); string(e.Line) != want {
 			t.Fatalf("entry %d: got %q, want %q", i, e.Line, want)
 		}
 	}
@@ -212,6 +213,27 @@ func TestStopLoggingDrainsThePipe(t *testing.T) {
 	s.writer.Close()
 	if len(got.entries) != 500 {
 		t.Errorf("stored %d entries at StopLogging, want 500", len(got.entries))
+	}
+}
+
+// The engine strips each line's newline before sending it, and hands ReadLogs entries to `docker logs` unchanged:
+// ReadLogs puts the newline back, except on the pieces of a split long line that are not its last.
+func TestReadLogsEndsLines(t *testing.T) {
+	d := newTestDriver(t)
+	s := startStream(t, d, "c1")
+	piece := func(line string, ordinal int32, last bool) LogEntry {
+		return LogEntry{Source: "stdout", Line: []byte(line), Partial: true,
+			PartialMetadata: &PartialMetadata{ID: "long", Ordinal: ordinal, Last: last}}
+	}
+	s.send(LogEntry{Source: "stdout", Line: []byte("whole")}, piece("aa", 1, false), piece("bb", 2, false), piece("cc", 3, true),
+		LogEntry{Source: "stderr", Line: []byte("")}, LogEntry{Source: "stdout", Line: []byte("old engine piece"), Partial: true})
+	s.stop()
+	var got string
+	for _, e := range readAll(t, d, "c1", all).entries {
+		got += string(e.Line)
+	}
+	if want := "whole\naabbcc\n\nold engine piece"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

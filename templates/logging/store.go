@@ -158,7 +158,7 @@ func (s *Store) watch(containerID string) (<-chan struct{}, bool) {
 	return cl.changed, true
 }
 
-// Read sends containerID's stored frames to out, oldest first: the last cfg.Tail of them (all when Tail < 0),
+// Read sends containerID's stored entries to out, oldest first: the last cfg.Tail of them (all when Tail < 0),
 // without those before cfg.Since or after cfg.Until. With cfg.Follow it then sends new frames as they are flushed,
 // until ctx ends, an entry after cfg.Until arrives, or nobody writes the container's log any more.
 func (s *Store) Read(ctx context.Context, containerID string, cfg ReadConfig, out FrameWriter) error {
@@ -216,7 +216,7 @@ func (s *Store) Read(ctx context.Context, containerID string, cfg ReadConfig, ou
 				return out.Flush()
 			}
 			if entry.TimeNano >= since {
-				if err := out.WriteFrame(frameOf(msg)); err != nil {
+				if err := out.WriteFrame(readBackFrame(&entry)); err != nil {
 					return err
 				}
 			}
@@ -236,11 +236,15 @@ func (s *Store) Read(ctx context.Context, containerID string, cfg ReadConfig, ou
 	}
 }
 
-// frameOf puts the length prefix back in front of msg.
-func frameOf(msg []byte) []byte {
-	frame := make([]byte, 4, 4+len(msg))
-	binary.BigEndian.PutUint32(frame, uint32(len(msg)))
-	return append(frame, msg...)
+// readBackFrame encodes e for ReadLogs. The engine passes ReadLogs entries to `docker logs` as they are, and its
+// own drivers end every line that is not the start or middle of a split long line with a newline there, so this
+// does too (the engine took the newline off before sending the line to the plugin).
+func readBackFrame(e *LogEntry) []byte {
+	endsLine := !e.Partial || (e.PartialMetadata != nil && e.PartialMetadata.Last)
+	if endsLine {
+		e.Line = append(e.Line, '\n')
+	}
+	return appendFrame(nil, e)
 }
 
 // tailOffset finds where the last n complete frames of f begin, reading only the length prefixes.
