@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,45 @@ func TestPolicyFileThatIsADirectoryIsAnError(t *testing.T) {
 	}
 	if _, _, err := NewPolicyFile(path).Current(); err == nil {
 		t.Fatal("a directory was read as a policy")
+	}
+}
+
+// The engine sends requests concurrently; run with -race to check the reloads are safe.
+func TestPolicyFileUnderConcurrentRequestsAndRewrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.txt")
+	f := NewPolicyFile(path)
+	done := make(chan struct{})
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if policy, _, err := f.Current(); err != nil || len(policy) > 1 {
+					errs <- fmt.Errorf("policy %+v, err %v", policy, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		replacement := path + ".new"
+		writePolicy(t, replacement, fmt.Sprintf("deny * /volumes/v%d\n", i), time.Duration(i)*time.Second)
+		if err := os.Rename(replacement, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if policy, _ := current(t, f); len(policy) != 1 || policy[0].Prefix != "/volumes/v49" {
+		t.Fatalf("last policy: %+v", policy)
 	}
 }
