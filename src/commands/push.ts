@@ -77,6 +77,8 @@ export interface PushResult {
   name: string;
   via: 'engine' | 'registry';
   registry: string;
+  /** Where the credentials came from (never the credentials); absent when the push was anonymous. */
+  credentialsFrom?: string;
   pushed: PushedReference[];
 }
 
@@ -160,7 +162,7 @@ async function pushThroughEngine(engine: EngineClient, ref: PluginReference, opt
   const credentials = await findCredentials(ref.domain, { env: options.env });
   logger.info(`pushing ${ref.familiar} through the engine at ${engine.host}${credentials ? ` (credentials from ${credentials.source})` : ''}`);
   const pushed = await engine.pushPlugin(ref.familiar, engineRegistryAuth(credentials, ref.domain), options.signal);
-  return { name: ref.name, via: 'engine', registry: ref.domain, pushed: [{ reference: ref.familiar, tag: ref.tag, digest: pushed.digest }] };
+  return { name: ref.name, via: 'engine', registry: ref.domain, credentialsFrom: credentials?.source, pushed: [{ reference: ref.familiar, tag: ref.tag, digest: pushed.digest }] };
 }
 
 interface Prepared {
@@ -200,8 +202,8 @@ async function pushToRegistry(
         logger.info(`reading ${source.description}${platform ? ` for ${platform.text}` : ''}`);
         const image = await flattenImage(source, { signal: options.signal });
         const validation = await validateConfig(configText, { file: configShown, rootfs: image.rootfs, arch: platform ? [platform.arch, platform.variant].filter(Boolean).join('/') : arch, strict: options.strict });
-        for (const f of validation.findings) if (f.severity !== 'error') logger.warn(findingLine(f));
         if (!validation.valid || !validation.config) throw new PushValidationError(validation, source.description);
+        for (const f of validation.findings) logger.warn(`${findingLine(f)} (${f.ruleId})`);
         const tag = platform ? platformTag(ref.tag, platform) : ref.tag;
         const built = await buildPluginImage(image, validation.config as Record<string, unknown>, { signal: options.signal });
         prepared.push({ reference: `${ref.name}:${tag}`, tag, platform: platform?.text, image: built });
@@ -225,7 +227,7 @@ async function pushToRegistry(
     logger.info(`pushing to ${client.baseUrl}/v2/${ref.path}${credentials ? ` (credentials from ${credentials.source})` : ''}`);
     const pushed: PushedReference[] = [];
     for (const item of prepared) pushed.push(await pushOne(client, item, options, logger));
-    return { name: ref.name, via: 'registry', registry: ref.domain, pushed };
+    return { name: ref.name, via: 'registry', registry: ref.domain, credentialsFrom: credentials?.source, pushed };
   } catch (error) {
     if (options.signal?.aborted && !(error instanceof PushValidationError)) throw new DpkError('cancelled; no tag was written by this run', { exitCode: 130, cause: error });
     throw error;

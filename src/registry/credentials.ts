@@ -154,7 +154,10 @@ async function fromHelper(name: string, server: string, configPath: string, env:
   return new Credentials({ kind: 'basic', username, password: answer.Secret }, program);
 }
 
-/** The engine's X-Registry-Auth header value for these credentials (base64url of its AuthConfig JSON). */
+/**
+ * The engine's X-Registry-Auth header value for these credentials: its AuthConfig JSON in base64url WITH padding
+ * (Go's base64.URLEncoding; without the padding the engine's decoder fails and it silently pushes anonymously).
+ */
 export function engineRegistryAuth(credentials: Credentials | undefined, domain: string): string {
   const server = serverAddressOf(domain);
   const secret = credentials?.reveal();
@@ -164,5 +167,5 @@ export function engineRegistryAuth(credentials: Credentials | undefined, domain:
       : secret.kind === 'basic'
         ? { username: secret.username, password: secret.password, serveraddress: server }
         : { identitytoken: secret.token, serveraddress: server };
-  return Buffer.from(JSON.stringify(body)).toString('base64url');
+  return Buffer.from(JSON.stringify(body)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
