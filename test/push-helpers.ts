@@ -2,12 +2,12 @@
  * What the push tests stand up around the real registry: a token issuer the registry trusts (ES256 JWTs with the
  * certificate in x5c, checked against the registry's rootcertbundle), a registry that can be stopped and started
  * again on the same storage, a TCP relay in front of it that stops the registry at a chosen moment of an upload,
- * a small Go volume plugin, and OCI layouts holding several platforms.
+ * (ES256 or RS256; GET with basic credentials, POST with an identity token), a small Go volume plugin, and OCI layouts holding several platforms.
  */
 import { execa } from 'execa';
 import { createHash, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -28,6 +28,10 @@ export interface TokenIssuer {
   refused: number;
   /** Answer with `access_token` instead of `token`. */
   useAccessToken: boolean;
+  /** The identity (refresh) token it accepts on POST grant_type=refresh_token. */
+  refreshToken: string;
+  /** Requests made with the refresh token. */
+  refreshed: number;
   authYaml(): string;
   close(): Promise<void>;
 }
@@ -36,11 +40,12 @@ function b64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
 }
 
-export async function startTokenIssuer(dir: string, user: { name: string; password: string }): Promise<TokenIssuer> {
+export async function startTokenIssuer(dir: string, user: { name: string; password: string }, alg: 'ES256' | 'RS256' = 'ES256'): Promise<TokenIssuer> {
   await mkdir(dir, { recursive: true });
   const keyFile = join(dir, 'issuer.key');
   const certFile = join(dir, 'issuer.crt');
-  await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=dpk-test-issuer']);
+  const keyArgs = alg === 'ES256' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+  await execa('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=dpk-test-issuer']);
   const key: KeyObject = createPrivateKey(await readFile(keyFile));
   const certDer = Buffer.from((await readFile(certFile, 'utf8')).replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const port = await freePort();
@@ -52,30 +57,47 @@ export async function startTokenIssuer(dir: string, user: { name: string; passwo
     scopes: [],
     refused: 0,
     useAccessToken: false,
+    refreshToken: randomBytes(16).toString('hex'),
+    refreshed: 0,
     authYaml: () => `auth: {token: {realm: "${issuer.realm}", service: ${issuer.service}, issuer: ${issuer.issuer}, rootcertbundle: ${certFile}}}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-  const server: Server = createHttpServer((req, res) => {
-    const url = new URL(req.url ?? '/', issuer.realm);
-    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
-    const decoded = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
-    if (decoded !== `${user.name}:${user.password}`) {
-      issuer.refused++;
-      res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"details":"bad credentials"}');
-      return;
-    }
-    const access = url.searchParams.getAll('scope').flatMap((scope) => {
+  const issue = (res: ServerResponse, service: string, scopes: string[], asAccessToken: boolean) => {
+    const access = scopes.flatMap((scope) => {
       issuer.scopes.push(scope);
       const m = /^([a-z]+)(?:\(([a-z]+)\))?:(.+):([a-z,*]+)$/.exec(scope);
       return m ? [{ type: m[1], name: m[3], actions: m[4]!.split(',') }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
-    const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer.toString('base64')] };
-    const claims = { iss: issuer.issuer, sub: user.name, aud: url.searchParams.get('service') ?? '', exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const header = { typ: 'JWT', alg, x5c: [certDer.toString('base64')] };
+    const claims = { iss: issuer.issuer, sub: user.name, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
     const payload = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    const signature = sign('sha256', Buffer.from(payload), { key, dsaEncoding: 'ieee-p1363' });
+    const signature = alg === 'ES256' ? sign('sha256', Buffer.from(payload), { key, dsaEncoding: 'ieee-p1363' }) : sign('sha256', Buffer.from(payload), key);
     const token = `${payload}.${b64url(signature)}`;
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(issuer.useAccessToken ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 }));
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(asAccessToken ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 }));
+  };
+  const refuse = (res: ServerResponse) => {
+    issuer.refused++;
+    res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"details":"bad credentials"}');
+  };
+  const server: Server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', issuer.realm);
+    if (req.method === 'POST') {
+      // OAuth2 form: grant_type=refresh_token with an identity token (what docker uses after an OAuth login).
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(parts).toString());
+        if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== issuer.refreshToken) return refuse(res);
+        issuer.refreshed++;
+        issue(res, form.get('service') ?? '', (form.get('scope') ?? '').split(' ').filter(Boolean), true);
+      });
+      return;
+    }
+    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
+    const decoded = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+    if (decoded !== `${user.name}:${user.password}`) return refuse(res);
+    issue(res, url.searchParams.get('service') ?? '', url.searchParams.getAll('scope'), issuer.useAccessToken);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   return issuer;

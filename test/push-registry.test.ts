@@ -14,8 +14,8 @@ import { inspect } from 'node:util';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { freePort, inCI } from './helpers/engine.js';
-import { basicAuth, dockerConfigDir, restartableRegistry, startRelay, VOLUME_PLUGIN_CONFIG, writeMultiPlatformLayout, type RestartableRegistry } from './push-helpers.js';
+import { freePort, inCI, startRegistry } from './helpers/engine.js';
+import { basicAuth, dockerConfigDir, restartableRegistry, startRelay, startTokenIssuer, VOLUME_PLUGIN_CONFIG, writeMultiPlatformLayout, type RestartableRegistry } from './push-helpers.js';
 import { parseChallenge, pushScope } from '../src/registry/auth.js';
 import { retryAfterMs } from '../src/registry/client.js';
 import { DOCKER_HUB_AUTH_KEY, engineRegistryAuth, findCredentials } from '../src/registry/credentials.js';
@@ -133,6 +133,30 @@ test('registry killed mid-upload: retried, then a clear error and no tag; pushed
   } finally {
     await relay.close();
     await registry.destroy();
+  }
+});
+
+test('token auth signed RS256, with an identity token exchanged by POST grant_type=refresh_token; a stale one is refused clearly', { skip }, async () => {
+  const issuer = await startTokenIssuer(join(work, 'rs256'), { name: 'robot', password: 'unused-here' }, 'RS256');
+  const registry = await startRegistry({ authYaml: issuer.authYaml() });
+  try {
+    const configDir = await dockerConfigDir(join(work, 'idtoken'), { auths: { [registry.host]: { identitytoken: issuer.refreshToken } } });
+    const run = await dpk(['push', `${registry.host}/acme/oauth:1`, '--no-engine', '--archive', bigLayout, '--config', configFile, '--json', '--debug'], { DOCKER_CONFIG: configDir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(issuer.refreshed > 0, 'the identity token was exchanged');
+    assert.ok(issuer.scopes.includes('repository:acme/oauth:pull,push'), issuer.scopes.join(' '));
+    assert.ok(!run.stderr.includes(issuer.refreshToken) && !run.stdout.includes(issuer.refreshToken));
+    const manifest = await fetch(`${registry.url}/v2/acme/oauth/manifests/1`);
+    assert.equal(manifest.status, 401, 'the registry really wants a token');
+
+    const staleDir = await dockerConfigDir(join(work, 'idtoken-stale'), { auths: { [registry.host]: { identitytoken: 'expired-token' } } });
+    const stale = await dpk(['push', `${registry.host}/acme/oauth:2`, '--no-engine', '--archive', bigLayout, '--config', configFile], { DOCKER_CONFIG: staleDir });
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /the token server http:\/\/127\.0\.0\.1:\d+\/token refused the credentials from auths\["localhost:\d+"\]/);
+    assert.ok(!stale.stderr.includes('expired-token'));
+  } finally {
+    await registry.stop();
+    await issuer.close();
   }
 });
 
