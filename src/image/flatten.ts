@@ -148,7 +148,9 @@ function wrapLayerError(layer: ImageLayer, error: unknown, entry?: string): DpkE
   if (error instanceof TarFormatError) return new ImageContentError(layer, error.entry ?? entry, error.message, { cause: error });
   const err = error as Error;
   if (err?.name === 'AbortError') return new DpkError('cancelled', { cause: error });
-  return new DpkError(`${layer.description}: ${err?.message ?? String(error)}`, { cause: error });
+  const message = err?.message ?? String(error);
+  // Layer streams (digest checks, decompression) already name their layer.
+  return new DpkError(message.startsWith(`${layer.description}: `) ? message : `${layer.description}: ${message}`, { cause: error });
 }
 
 /** Read one layer's entries, turning every failure into an error that names the layer (and entry). */

@@ -175,3 +175,45 @@ export async function writeOciLayout(dirPath: string, layerTars: Buffer[], optio
   );
   return manifestDigest;
 }
+
+/** A PAX extended header (typeflag x) carrying the given records, for the entry header that follows it. */
+export function paxHeader(records: Record<string, string | Buffer>): Buffer {
+  const data = Buffer.concat(
+    Object.entries(records).map(([key, value]) => {
+      const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.isBuffer(value) ? value : Buffer.from(value), Buffer.from('\n')]);
+      // The length prefix counts itself: find the length whose decimal digits make the total consistent.
+      let length = body.length + 1;
+      while (String(length).length + body.length !== length) length++;
+      return Buffer.concat([Buffer.from(String(length)), body]);
+    }),
+  );
+  return Buffer.concat([rawHeader({ name: 'PaxHeader', typeflag: 'x', size: data.length }), data, Buffer.alloc(padding(data.length))]);
+}
+
+/** A GNU long name (L) or long link (K) header carrying the name for the entry that follows it. */
+export function gnuLongHeader(kind: 'L' | 'K', name: string | Buffer): Buffer {
+  const data = Buffer.concat([Buffer.isBuffer(name) ? name : Buffer.from(name), Buffer.from([0])]);
+  return Buffer.concat([rawHeader({ name: '././@LongLink', typeflag: kind, size: data.length }), data, Buffer.alloc(padding(data.length))]);
+}
+
+/** One file's data blocks (content plus padding to the next 512-byte boundary). */
+export function dataBlocks(content: string | Buffer): Buffer {
+  const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+  return Buffer.concat([data, Buffer.alloc(padding(data.length))]);
+}
+
+/** A `docker save` archive as one tar file (what `docker save -o FILE` writes), built in memory. */
+export function dockerSaveArchive(layerTars: Buffer[], options: { repoTags?: string[]; diffIds?: string[] } = {}): Buffer {
+  const diffIds = options.diffIds ?? layerTars.map(sha256);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const configName = `${sha256(config).slice(7)}.json`;
+  const entries: FixtureEntry[] = [file(configName, config)];
+  const layers: string[] = [];
+  for (const [i, tar] of layerTars.entries()) {
+    const id = `${String(i).padStart(2, '0')}${'a'.repeat(62)}`;
+    entries.push(dir(`${id}/`), file(`${id}/layer.tar`, tar));
+    layers.push(`${id}/layer.tar`);
+  }
+  entries.push(file('manifest.json', JSON.stringify([{ Config: configName, RepoTags: options.repoTags ?? ['fixture:latest'], Layers: layers }])));
+  return tarOf(entries);
+}
