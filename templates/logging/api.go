@@ -98,8 +98,9 @@ func NewHandler(d *Driver, log *slog.Logger) http.Handler {
 			log.Error("ReadLogs", "container", req.Info.ContainerID, "err", err)
 			replyError(w, http.StatusInternalServerError, err)
 		default:
-			// Frames are on their way: the status is sent. Ending the stream early is all that is left to do.
-			log.Error("ReadLogs", "container", req.Info.ContainerID, "err", err)
+			// Frames are on their way, so the status is sent: ending the stream is all that is left. This is also how
+			// a follow ends when the engine hangs up (docker logs -f stopped, or the engine's plugin timeout).
+			log.Debug("ReadLogs ended early", "container", req.Info.ContainerID, "err", err)
 		}
 	})
 	return mux
