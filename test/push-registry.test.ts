@@ -161,7 +161,11 @@ test('token auth signed RS256, with an identity token exchanged by POST grant_ty
 });
 
 /** An HTTP front for the registry that answers the first requests itself with a given status and Retry-After. */
-async function flakyFront(targetPort: number, answers: { status: number; retryAfter?: string }[]): Promise<{ port: number; server: Server; seen: number[] }> {
+async function flakyFront(
+  targetPort: number,
+  answers: { status: number; retryAfter?: string }[],
+  rewriteChallenge?: (value: string) => string,
+): Promise<{ port: number; server: Server; seen: number[] }> {
   const port = await freePort();
   const seen: number[] = [];
   const server = createServer((req, res) => {
@@ -173,6 +177,8 @@ async function flakyFront(targetPort: number, answers: { status: number; retryAf
       return;
     }
     const upstream = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      const challenge = up.headers['www-authenticate'];
+      if (rewriteChallenge && typeof challenge === 'string') up.headers['www-authenticate'] = rewriteChallenge(challenge);
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
@@ -196,6 +202,44 @@ test('429 and 503 are retried, waiting as long as Retry-After says', { skip }, a
   } finally {
     await new Promise((resolve) => front.server.close(resolve));
     await registry.destroy();
+  }
+});
+
+test('a registry that challenges with the plugin scope form gets asked for repository(plugin):NAME:pull,push', { skip }, async () => {
+  const issuer = await startTokenIssuer(join(work, 'plugin-scope'), { name: 'robot', password: 'pw-plugin-scope' });
+  const registry = await startRegistry({ authYaml: issuer.authYaml() });
+  // Docker Hub names plugin repositories with the resource class; this front makes the real registry do the same.
+  const front = await flakyFront(Number(registry.address.split(':')[1]), [], (value) => value.replace(/scope="repository:/, 'scope="repository(plugin):'));
+  try {
+    const configDir = await dockerConfigDir(join(work, 'plugin-scope-config'), { auths: { [`localhost:${front.port}`]: { auth: basicAuth('robot', 'pw-plugin-scope') } } });
+    const run = await dpk(['push', `localhost:${front.port}/acme/scoped:1`, '--no-engine', '--archive', bigLayout, '--config', configFile], { DOCKER_CONFIG: configDir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(issuer.scopes.includes('repository(plugin):acme/scoped:pull,push'), issuer.scopes.join(' '));
+    assert.ok(!issuer.scopes.includes('repository:acme/scoped:pull,push'));
+  } finally {
+    await new Promise((resolve) => front.server.close(resolve));
+    await registry.stop();
+    await issuer.close();
+  }
+});
+
+test('on a terminal, upload progress (bytes of total, rate) on stderr; none without one', { skip }, async () => {
+  const registry = await startRegistry();
+  try {
+    const args = ['push', `${registry.host}/acme/progress:1`, '--no-engine', '--archive', bigLayout, '--config', configFile];
+    const command = [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' ');
+    const tty = await execa('script', ['-q', '-e', '-c', `${command} 2>&1`, '/dev/null'], {
+      env: { PATH: process.env.PATH, HOME: work, TMPDIR: dpkTmp, NO_COLOR: '1', DOCKER_HOST: `unix://${join(work, 'no-engine.sock')}`, DOCKER_CONFIG: join(work, 'no-config') },
+      stdin: 'ignore',
+    });
+    assert.match(tty.stdout, /\r\x1b\[Klocalhost:\d+\/acme\/progress:1: \d+(\.\d)? [KM]iB \/ 2\d\.\d MiB \(\d+(\.\d)? [KM]iB\/s\)/);
+    assert.match(tty.stdout, /\r\x1b\[K\S+: layer [0-9a-f]{12} uploaded/, 'the progress line is cleared before the next message');
+    assert.match(tty.stdout, /pushed localhost:\d+\/acme\/progress:1 sha256:/);
+    const plain = await dpk([...args.slice(0, 1), `${registry.host}/acme/progress:2`, ...args.slice(2)]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(!plain.stderr.includes('\r') && !plain.stderr.includes('MiB /'), 'no progress when stderr is not a terminal');
+  } finally {
+    await registry.stop();
   }
 });
 

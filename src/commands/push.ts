@@ -191,7 +191,12 @@ async function pushToRegistry(
       if (options.signal?.aborted) throw new DpkError('cancelled', { exitCode: 130 });
       let source: ImageSource | undefined;
       try {
-        source = await openSource({ image: options.image, archive: options.archive, arch: platform?.arch, signal: options.signal }, manifest, cwd, getEngine, logger);
+        source = await openSource({ image: options.image, archive: options.archive, arch: platform?.arch, signal: options.signal }, manifest, cwd, getEngine, logger).catch((error: unknown) => {
+          if (error instanceof DpkError && /^cannot reach the Docker engine/.test(error.message)) {
+            throw new DpkError(`${error.message}, which holds the image to push`, { hint: 'start dockerd, or pass --archive FILE (docker save or OCI) to push with no engine at all', cause: error });
+          }
+          throw error;
+        });
         const imageArch = source.config.architecture ? goArchOf(source.config.architecture) : undefined;
         if (platform && imageArch && imageArch !== platform.arch) {
           throw new DpkError(`${source.description} is ${imageArch}, not ${platform.arch}`, {
@@ -275,8 +280,12 @@ export async function pushCommand(options: PushCommandOptions): Promise<PushResu
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const c = colors(stderr);
-  const logger = options.logger ?? stderrLogger({ debug: options.debug, quiet: options.json });
   const progress = stderr.isTTY && !options.json ? progressPrinter(stderr) : undefined;
+  const base = options.logger ?? stderrLogger({ debug: options.debug, quiet: options.json });
+  // A message ends the progress line first, so it starts on a line of its own.
+  const logger: Logger = progress
+    ? { info: (m) => (progress.done(), base.info(m)), warn: (m) => (progress.done(), base.warn(m)), debug: (m) => (progress.done(), base.debug(m)) }
+    : base;
   try {
     const result = await push({ ...options, logger, onProgress: progress?.update });
     progress?.done();
