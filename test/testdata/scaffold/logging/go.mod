@@ -1,0 +1,3 @@
+module example.com/acme/my-logging
+
+go 1.24
