@@ -90,6 +90,7 @@ export class PackValidationError extends DpkError {
 }
 
 const MAX_CONFIG_BYTES = 4 << 20;
+const NO_ROOTFS: FlattenStats = { entries: 0, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, layers: 0 };
 
 export async function pack(options: PackOptions = {}): Promise<PackResult> {
   const cwd = options.cwd ?? process.cwd();
@@ -104,6 +105,12 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
   if (options.build && options.archive) throw new UsageError('--build and --archive exclude each other', { hint: '--build makes an image in the engine; --archive reads a file' });
   const configShown = options.config ?? manifest?.config ?? 'config.json';
   const configText = await readConfig(resolve(cwd, configShown), configShown);
+  // What is wrong with the config alone (JSON syntax, types, rules, --strict privileges) stops pack before an image
+  // is exported or read: no point reading gigabytes to report a missing comma.
+  const early = await validateConfig(configText, { file: configShown, arch: options.arch, strict: options.strict });
+  if (!early.valid) {
+    throw new PackValidationError(early, { name: ref.familiar, source: 'the config alone (the image was not read)', config: configShown, rootfs: NO_ROOTFS, digests: { config: sha256Of(configText) } });
+  }
 
   let engine = options.engine;
   const getEngine = () => (engine ??= createEngineClient({ logger, idleTimeoutMs: options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000 }));
@@ -191,7 +198,7 @@ export async function openSource(options: PackOptions, manifest: ProjectManifest
   const image = options.image ?? manifest?.image;
   if (!image) throw new UsageError('no image to pack: pass --image NAME or --archive FILE (there is no plugin.json here)');
   if (options.build) await buildImage(image, cwd, engine().host, logger, options.signal);
-  return openEngineImage(engine(), image, { signal: options.signal, arch: options.arch });
+  return openEngineImage(engine(), image, { signal: options.signal, arch: options.arch, what: options.image !== undefined ? '--image' : 'plugin.json image' });
 }
 
 /** `docker build` of the project's Dockerfile; the CLI's output goes to stderr as progress. */

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { DpkError } from '../errors.js';
+import { DpkError, UsageError } from '../errors.js';
 import type { EngineClient } from '../engine/client.js';
+import { parsePluginReference } from '../reference.js';
 import { openImageArchive } from './archive.js';
 import type { ImageSource } from './model.js';
 
@@ -16,8 +17,9 @@ import type { ImageSource } from './model.js';
 export async function openEngineImage(
   engine: EngineClient,
   ref: string,
-  options: { signal?: AbortSignal; tmpRoot?: string; arch?: string } = {},
+  options: { signal?: AbortSignal; tmpRoot?: string; arch?: string; /** The flag the ref came from, for messages. */ what?: string } = {},
 ): Promise<ImageSource> {
+  checkImageReference(ref, options.what ?? 'image');
   const info = await engine.inspectImage(ref);
   if (!info) {
     throw new DpkError(`image ${ref}: not found in the engine at ${engine.host}`, {
@@ -36,4 +38,19 @@ export async function openEngineImage(
     if ((error as Error).name === 'AbortError') throw new DpkError('cancelled', { exitCode: 130, cause: error });
     throw error;
   }
+}
+
+/**
+ * Refuse a name the engine could not parse before asking it (a usage error, exit 2). Image IDs and digests are left
+ * to the engine; a name[:tag] follows the same grammar as a plugin reference.
+ */
+export function checkImageReference(ref: string, what: string): void {
+  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return;
+  const at = ref.indexOf('@');
+  if (at !== -1) {
+    if (!/^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1))) throw new UsageError(`${what} "${ref}": the digest is not sha256: and 64 hex digits`, { hint: 'write NAME:TAG, NAME@sha256:<64 hex digits>, or an image ID' });
+    parsePluginReference(ref.slice(0, at), what);
+    return;
+  }
+  parsePluginReference(ref, what);
 }

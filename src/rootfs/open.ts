@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { EngineClient } from '../engine/client.js';
 import { DpkError } from '../errors.js';
 import { NotAnImageArchiveError, NotATarError, openImageArchive } from '../image/archive.js';
-import { openEngineImage } from '../image/engine-source.js';
+import { checkImageReference, openEngineImage } from '../image/engine-source.js';
 import { flattenImage } from '../image/flatten.js';
 import type { ImageSource } from '../image/model.js';
 import { indexDirectory } from './dir.js';
@@ -66,10 +66,11 @@ export async function openRootfs(spec: string, options: OpenRootfsOptions): Prom
   if (looksLikePath(spec)) throw new DpkError(`--rootfs ${spec}: no such file or directory`, { hint: HINT });
 
   // Not on disk: an image in the engine, read through `docker save` like dpk pack --image.
+  checkImageReference(spec, '--rootfs');
   let engine: EngineClient;
   try {
     engine = options.engine();
-    return fromImage(await openEngineImage(engine, spec, { signal: options.signal, arch: options.arch }), 'image', options);
+    return fromImage(await openEngineImage(engine, spec, { signal: options.signal, arch: options.arch, what: '--rootfs' }), 'image', options);
   } catch (error) {
     if (error instanceof DpkError && /^cannot reach the Docker engine/.test(error.message)) {
       throw new DpkError(`--rootfs ${spec}: no such file or directory, and no engine to look for an image of that name (${error.message})`, { hint: HINT, cause: error });
