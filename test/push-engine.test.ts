@@ -33,6 +33,7 @@ let dpkTmp: string;
 let layout: string;
 let wrongArchLayout: string;
 let configFile: string;
+let amd64Binary: Buffer;
 const registries: Registry[] = [];
 
 const USER = 'pusher';
@@ -45,6 +46,7 @@ before(async () => {
   await mkdir(dpkTmp);
   engine = await startEngine();
   const amd64 = await buildVolumePlugin(work, 'amd64');
+  amd64Binary = amd64;
   const arm64 = await buildVolumePlugin(work, 'arm64');
   layout = join(work, 'layout');
   await writeMultiPlatformLayout(layout, [
@@ -280,6 +282,36 @@ test('basic auth: credentials from DOCKER_CONFIG and from a credential helper, t
   await dockerOk(['plugin', 'install', '--grant-all-permissions', engineRef]);
   await dockerOk(['plugin', 'rm', '-f', engineRef]);
   await dockerOk(['logout', r.host]);
+  await assertNoTempLeft();
+});
+
+test('an image in the engine: --no-engine pushes it straight to the registry, without the flag the engine pushes the packed plugin', { skip }, async () => {
+  const r = await registry();
+  const ctx = join(work, 'image-ctx');
+  await mkdir(join(ctx, 'empty'), { recursive: true });
+  await writeFile(join(ctx, 'pushed'), amd64Binary, { mode: 0o755 });
+  await writeFile(join(ctx, 'Dockerfile'), ['FROM scratch', 'COPY pushed /usr/bin/pushed', 'COPY empty /tmp', 'COPY empty /state', ''].join('\n'));
+  const built = await engine.docker(['build', '-q', '-t', 'dpk-test/pushed-image:1', ctx], { env: { ...engine.env, DOCKER_BUILDKIT: '0' } });
+  assert.equal(built.exitCode, 0, built.stderr);
+  const ref = `${r.host}/acme/from-image:1`;
+  const direct = await dpk(['push', ref, '--no-engine', '--image', 'dpk-test/pushed-image:1', '--config', configFile, '--json'], { DOCKER_HOST: engine.host });
+  assert.equal(direct.code, 0, direct.stderr);
+  const directResult = JSON.parse(direct.stdout);
+  assert.equal(directResult.via, 'registry');
+  assert.equal((await get(r, '/v2/acme/from-image/manifests/1')).status, 200);
+
+  const packed = await dpk(['pack', '--image', 'dpk-test/pushed-image:1', '--config', configFile, '--name', ref], { DOCKER_HOST: engine.host });
+  assert.equal(packed.code, 0, packed.stderr);
+  const viaEngine = await dpk(['push', ref, '--json'], { DOCKER_HOST: engine.host });
+  assert.equal(viaEngine.code, 0, viaEngine.stderr);
+  const engineResult = JSON.parse(viaEngine.stdout);
+  assert.equal(engineResult.via, 'engine');
+  assert.notEqual(engineResult.pushed[0].digest, directResult.pushed[0].digest, 'the engine wrote its own manifest (its DockerVersion, its gzip)');
+  const now = await get(r, '/v2/acme/from-image/manifests/1');
+  assert.equal(`sha256:${createHash('sha256').update(now.body).digest('hex')}`, engineResult.pushed[0].digest);
+  await dockerOk(['plugin', 'rm', '-f', ref]);
+  await dockerOk(['plugin', 'install', '--grant-all-permissions', ref]);
+  await dockerOk(['plugin', 'rm', '-f', ref]);
   await assertNoTempLeft();
 });
 

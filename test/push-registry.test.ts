@@ -253,8 +253,9 @@ test('a registry that is not there: a clear error after the retries, naming the 
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--retries must be a whole number from 1 to 20/);
   const noArchive = await dpk(['push', `localhost:${port}/acme/none:1`, '--no-engine', '--config', configFile, '--image', 'x:1']);
-  assert.equal(noArchive.code, 2);
-  assert.match(noArchive.stderr, /--no-engine: the image comes from the engine unless --archive names a file/);
+  assert.equal(noArchive.code, 1);
+  assert.match(noArchive.stderr, /cannot reach the Docker engine at unix:\/\/\S+: ENOENT, which holds the image to push/);
+  assert.match(noArchive.stderr, /hint: start dockerd, or pass --archive FILE \(docker save or OCI\) to push with no engine at all/);
 });
 
 test('credentials as docker finds them: auths by host or URL, identity tokens, credHelpers before credsStore, helpers missing or failing', async () => {

@@ -20,7 +20,7 @@ export function registerPush(program: Command): void {
     .command('push')
     .argument('[name]', 'plugin name[:tag] (default: plugin.json name:tag)')
     .description('publish a plugin to a registry: through the engine when it has the plugin, else straight to the registry with no engine')
-    .option('--no-engine', 'never push through the engine: build the plugin from --archive (or the engine image) and speak the registry API directly')
+    .option('--no-engine', 'never push through the engine: dpk builds the plugin itself (from --archive, or from --image in the engine) and speaks the registry API')
     .option('--platform <os/arch,...>', 'publish one tag per platform: linux/amd64 keeps the tag, others get "-<arch><variant>" (1.2.0-arm64, 1.2.0-armv7)', collect)
     .option('--image <ref>', 'image to build the plugin from (default: the "image" plugin.json names)')
     .option('--archive <file>', 'read the image from a docker save archive, an OCI archive or an OCI layout (several platforms: an OCI index)')

@@ -42,7 +42,7 @@ export interface PushOptions {
   config?: string;
   /** "linux/amd64", "linux/arm64", "linux/arm/v7": one tag per platform. */
   platforms?: string[];
-  /** Never push through the engine. */
+  /** Never push through the engine: dpk writes to the registry itself (the image may still be read from one). */
   noEngine?: boolean;
   /** Plain HTTP to the registry (loopback registries are always plain HTTP). */
   insecure?: boolean;
@@ -152,10 +152,8 @@ export async function push(options: PushOptions = {}): Promise<PushResult> {
     if (installed) return pushThroughEngine(getEngine(), ref, options, logger);
     if (engine) logger.info(`plugin ${ref.familiar} is not in the engine at ${getEngine().host}; building it from its image and config`);
   }
-  return pushToRegistry(ref, platforms, options, cwd, manifest, () => {
-    if (options.noEngine) throw new UsageError('--no-engine: the image comes from the engine unless --archive names a file', { hint: 'pass --archive FILE (docker save or OCI), or drop --no-engine' });
-    return getEngine();
-  }, logger, env);
+  // Even with --no-engine the image may be read from an engine (--image); only the push itself bypasses it.
+  return pushToRegistry(ref, platforms, options, cwd, manifest, getEngine, logger, env);
 }
 
 async function pushThroughEngine(engine: EngineClient, ref: PluginReference, options: PushOptions, logger: Logger): Promise<PushResult> {
