@@ -32,6 +32,8 @@ export interface TokenIssuer {
   refreshToken: string;
   /** Requests made with the refresh token. */
   refreshed: number;
+  /** Grant at most these actions, whatever was asked (a user with read access only). */
+  grantOnly?: string[];
   authYaml(): string;
   close(): Promise<void>;
 }
@@ -66,7 +68,8 @@ export async function startTokenIssuer(dir: string, user: { name: string; passwo
     const access = scopes.flatMap((scope) => {
       issuer.scopes.push(scope);
       const m = /^([a-z]+)(?:\(([a-z]+)\))?:(.+):([a-z,*]+)$/.exec(scope);
-      return m ? [{ type: m[1], name: m[3], actions: m[4]!.split(',') }] : [];
+      const actions = m ? m[4]!.split(',').filter((a) => !issuer.grantOnly || issuer.grantOnly.includes(a)) : [];
+      return m ? [{ type: m[1], name: m[3], actions }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg, x5c: [certDer.toString('base64')] };

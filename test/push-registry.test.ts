@@ -136,7 +136,7 @@ test('registry killed mid-upload: retried, then a clear error and no tag; pushed
   }
 });
 
-test('token auth signed RS256, with an identity token exchanged by POST grant_type=refresh_token; a stale one is refused clearly', { skip }, async () => {
+test('token auth signed RS256, with an identity token exchanged by POST grant_type=refresh_token; a pull-only token and a stale one are refused clearly', { skip }, async () => {
   const issuer = await startTokenIssuer(join(work, 'rs256'), { name: 'robot', password: 'unused-here' }, 'RS256');
   const registry = await startRegistry({ authYaml: issuer.authYaml() });
   try {
@@ -148,6 +148,14 @@ test('token auth signed RS256, with an identity token exchanged by POST grant_ty
     assert.ok(!run.stderr.includes(issuer.refreshToken) && !run.stdout.includes(issuer.refreshToken));
     const manifest = await fetch(`${registry.url}/v2/acme/oauth/manifests/1`);
     assert.equal(manifest.status, 401, 'the registry really wants a token');
+
+    // A token that only allows pulling: the registry's insufficient_scope is reported as such.
+    issuer.grantOnly = ['pull'];
+    const pullOnly = await dpk(['push', `${registry.host}/acme/oauth:3`, '--no-engine', '--archive', bigLayout, '--config', configFile], { DOCKER_CONFIG: configDir });
+    issuer.grantOnly = undefined;
+    assert.equal(pullOnly.code, 1);
+    assert.match(pullOnly.stderr, /denied .*: the token issued for the account from auths\["localhost:\d+"\] in \S+ does not allow pushing to acme\/oauth/);
+    assert.match(pullOnly.stderr, /hint: ask for push access to acme\/oauth/);
 
     const staleDir = await dockerConfigDir(join(work, 'idtoken-stale'), { auths: { [registry.host]: { identitytoken: 'expired-token' } } });
     const stale = await dpk(['push', `${registry.host}/acme/oauth:2`, '--no-engine', '--archive', bigLayout, '--config', configFile], { DOCKER_CONFIG: staleDir });

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import { DpkError } from '../errors.js';
 import { silentLogger, type Logger } from '../ui/logger.js';
-import { authorize, errorSummary } from './auth.js';
+import { authorize, errorSummary, parseChallenge } from './auth.js';
 import { dockerConfigPath, type Credentials } from './credentials.js';
 import { headerValue, NetworkError, send, type HttpAnswer, type HttpCall, type HttpTimeouts } from './http.js';
 
@@ -133,6 +133,13 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       logger.debug(`registry: ${call.method} ${call.url.pathname} -> ${answer.status} (authenticated)`);
       if (answer.status === 401) {
         const source = options.credentials ? ` from ${options.credentials.source}` : '';
+        // A token server may issue a token with less than was asked (pull only): the registry then says so.
+        const again = parseChallenge(headerValue(answer.headers, 'www-authenticate') ?? '');
+        if (again?.params.error === 'insufficient_scope') {
+          throw new DpkError(`${registry} denied ${what}: the token issued for the account${source} does not allow pushing to ${name}`, {
+            hint: `ask for push access to ${name} on ${registry}, or log in as another user (docker login ${registry})`,
+          });
+        }
         throw new DpkError(`${registry} refused the credentials${source} while ${what} (HTTP 401)`, {
           hint: `check the user name and password: run \`docker login ${registry}\` again`,
         });
