@@ -4,7 +4,7 @@
  * Retry-After, credentials found the way docker finds them, and the small parsers the protocol needs.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -207,6 +207,40 @@ test('429 and 503 are retried, waiting as long as Retry-After says', { skip }, a
     assert.match(run.stderr, /HTTP 503; retrying in \d\.\ds \(attempt 3 of 5\)/);
     assert.ok(front.seen[1]! - front.seen[0]! >= 2000, `waited ${front.seen[1]! - front.seen[0]!}ms after Retry-After: 2`);
     assert.equal(JSON.parse(run.stdout).ok, true);
+  } finally {
+    await new Promise((resolve) => front.server.close(resolve));
+    await registry.destroy();
+  }
+});
+
+test('Ctrl-C while waiting to retry: exit 130, no tag, no temporary file left', { skip }, async () => {
+  const registry = await restartableRegistry(join(work, 'interrupted'));
+  await registry.start();
+  const front = await flakyFront(registry.port, [{ status: 503, retryAfter: '30' }]);
+  try {
+    const child = spawn(process.execPath, [bin, 'push', `localhost:${front.port}/acme/interrupted:1`, '--no-engine', '--archive', bigLayout, '--config', configFile], {
+      cwd: work,
+      env: { PATH: process.env.PATH, HOME: work, TMPDIR: dpkTmp, NO_COLOR: '1', DOCKER_HOST: `unix://${join(work, 'no-engine.sock')}`, DOCKER_CONFIG: join(work, 'no-config') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk;
+        if (/retrying in 30\.0s/.test(stderr)) resolve();
+      });
+      child.on('close', () => resolve());
+    });
+    const started = Date.now();
+    child.kill('SIGINT');
+    const code = await closed;
+    assert.equal(code, 130, stderr);
+    assert.ok(Date.now() - started < 10_000, 'the wait was cut short');
+    assert.match(stderr, /error: cancelled; no tag was written by this run/);
+    assert.deepEqual(await readdir(dpkTmp), [], 'the gzipped layer was removed');
+    const tag = await fetch(`http://127.0.0.1:${registry.port}/v2/acme/interrupted/manifests/1`, { headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    assert.equal(tag.status, 404);
   } finally {
     await new Promise((resolve) => front.server.close(resolve));
     await registry.destroy();
