@@ -154,8 +154,14 @@ export function createEngineClient(options: EngineClientOptions = {}): EngineCli
         headers['Content-Length'] = String(Buffer.byteLength(call.body));
       }
       const req = request({ socketPath, path, method: call.method, headers, signal: call.signal });
+      let response: IncomingMessage | undefined;
       req.setTimeout(idleTimeoutMs, () => {
-        req.destroy(new DpkError(`the engine at ${host} sent nothing for ${Math.round(idleTimeoutMs / 1000)}s during ${call.method} ${call.path.replace(/\?.*$/, '')}`, { hint: 'is dockerd busy or stuck? check its log' }));
+        const error = new DpkError(`the engine at ${host} sent nothing for ${Math.round(idleTimeoutMs / 1000)}s during ${call.method} ${call.path.replace(/\?.*$/, '')}`, {
+          hint: 'is dockerd busy or stuck? check its log; DPK_TIMEOUT (seconds) sets how long to wait',
+        });
+        // Mid-stream, the reader of the response must see this error, not a bare "aborted".
+        response?.destroy(error);
+        req.destroy(error);
       });
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (error instanceof DpkError) return reject(error);
@@ -171,6 +177,7 @@ export function createEngineClient(options: EngineClientOptions = {}): EngineCli
         reject(new DpkError(`lost the connection to the engine at ${host} during ${call.method} ${call.path.replace(/\?.*$/, '')}: ${error.message}`, { cause: error }));
       });
       req.on('response', (res) => {
+        response = res;
         if ((res.statusCode ?? 500) >= 400) {
           readAll(res)
             .then((data) => reject(new EngineError(res.statusCode ?? 500, call.method, call.path, engineMessage(data))))

@@ -26,16 +26,28 @@ export async function openEngineImage(
       hint: 'build it first (docker build -t NAME .), pass --build to build it from the project Dockerfile, or pass --archive FILE',
     });
   }
-  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'dpk-image-'));
+  const root = options.tmpRoot ?? tmpdir();
+  const dir = await mkdtemp(join(root, 'dpk-image-')).catch((error: NodeJS.ErrnoException) => {
+    throw new DpkError(`cannot make a temporary directory in ${root} for image ${ref}: ${error.code ?? error.message}`, { hint: 'point TMPDIR at a writable directory', cause: error });
+  });
   const remove = () => rm(dir, { recursive: true, force: true });
+  let copied = 0;
   try {
     const file = join(dir, 'image.tar');
     const stream = await engine.saveImage(ref, options.signal);
+    stream.on('data', (chunk: Buffer) => (copied += chunk.length));
     await pipeline(stream, createWriteStream(file, { mode: 0o600 }), { signal: options.signal });
     return await openImageArchive(file, { ref, arch: options.arch, description: `image ${ref}`, onClose: remove });
   } catch (error) {
     await remove();
-    if ((error as Error).name === 'AbortError') throw new DpkError('cancelled', { exitCode: 130, cause: error });
+    const err = error as NodeJS.ErrnoException;
+    if (err.name === 'AbortError' || options.signal?.aborted) throw new DpkError('cancelled', { exitCode: 130, cause: error });
+    if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+      throw new DpkError(`image ${ref}: the disk is full in ${root} after ${copied} bytes of the image; nothing was kept`, { hint: 'dpk copies the image there while reading it: point TMPDIR at a filesystem with room for it', cause: error });
+    }
+    if (!(error instanceof DpkError) && (['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'].includes(err.code ?? '') || err.message === 'aborted')) {
+      throw new DpkError(`image ${ref}: the engine at ${engine.host} stopped sending it after ${copied} bytes (${err.message}); nothing was kept`, { hint: 'is dockerd still running? check its log', cause: error });
+    }
     throw error;
   }
 }

@@ -76,7 +76,7 @@ export async function openRootfs(spec: string, options: OpenRootfsOptions): Prom
       throw new DpkError(`--rootfs ${spec}: no such file or directory, and no engine to look for an image of that name (${error.message})`, { hint: HINT, cause: error });
     }
     if (error instanceof DpkError && /: not found in the engine at /.test(error.message)) {
-      throw new DpkError(`--rootfs ${spec}: no such file, directory or image (${error.message.replace(/^image [^:]*: /, '')})`, { hint: HINT, cause: error });
+      throw new DpkError(`--rootfs ${spec}: no such file, directory or image (${error.message.replace(`image ${spec}: `, '')})`, { hint: HINT, cause: error });
     }
     throw error;
   }
