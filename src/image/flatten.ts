@@ -103,6 +103,8 @@ interface Node {
   dirHeader?: TarHeader;
 }
 
+/** Padding source; consumers only read it (pluginTar copies pieces into its batches). */
+const ZERO_BLOCK = Buffer.alloc(512);
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
@@ -112,6 +114,9 @@ function throwIfAborted(signal?: AbortSignal): void {
 
 /** Normalise a tar name to a rootfs path: relative, no "." components, "" for the root; undefined when it climbs out. */
 export function normaliseEntryName(name: string): string | undefined {
+  // Most names are already normal ("usr/bin/x"): return the same string rather than a copy, which the index would
+  // otherwise hold beside the header's name for every entry.
+  if (isNormal(name)) return name;
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -121,6 +126,12 @@ export function normaliseEntryName(name: string): string | undefined {
     } else parts.push(part);
   }
   return parts.join('/');
+}
+
+function isNormal(name: string): boolean {
+  if (name === '' || name.startsWith('/') || name.endsWith('/') || name.includes('//')) return false;
+  if (name === '.' || name === '..' || name.startsWith('./') || name.startsWith('../')) return false;
+  return !name.includes('/./') && !name.includes('/../') && !name.endsWith('/.') && !name.endsWith('/..');
 }
 
 function parentOf(path: string): string {
@@ -178,7 +189,9 @@ async function* layerEntries(layer: ImageLayer, signal?: AbortSignal): AsyncGene
 export async function flattenImage(source: ImageSource, options: FlattenOptions = {}): Promise<FlattenedImage> {
   const maxEntries = options.maxEntries ?? 1_000_000;
   const headBytes = options.headBytes ?? 4096;
-  let headBudget = options.headCacheBytes ?? 32 << 20;
+  // Heads are what the rootfs checks read (entrypoint, interpreter, scripts): a few files. 8 MiB keeps 2048 of them
+  // and bounds what an image full of executables can make dpk hold; beyond it readFile re-reads the layer.
+  let headBudget = options.headCacheBytes ?? 8 << 20;
   const heads = new Map<Rec, Buffer>();
   const layers = source.layers;
   const recs: Rec[][] = [];
@@ -268,7 +281,7 @@ export async function flattenImage(source: ImageSource, options: FlattenOptions 
         if (header.type === 'file' && header.size > 0) {
           yield* entry.body();
           const pad = padding(header.size);
-          if (pad > 0) yield Buffer.alloc(pad);
+          if (pad > 0) yield ZERO_BLOCK.subarray(0, pad);
         }
       }
       if (seen !== list.length) throw new ImageContentError(layer, undefined, 'the layer changed while dpk was reading it (a different number of entries)');

@@ -99,6 +99,19 @@ function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
+/**
+ * Owner names repeat on nearly every entry ("", "root"): share one string per name instead of one per header, since
+ * the headers of a whole image are held in memory while it is flattened.
+ */
+const ownerNames = new Map<string, string>();
+function ownerName(bytes: Buffer): string {
+  const name = bytes.toString('utf8');
+  const known = ownerNames.get(name);
+  if (known !== undefined) return known;
+  if (ownerNames.size < 256) ownerNames.set(name, name);
+  return name;
+}
+
 /** Parse one 512-byte header block; undefined for an all-zero (end) block. */
 export function parseHeaderBlock(block: Buffer): RawHeader | undefined {
   if (isZeroBlock(block)) return undefined;
@@ -127,8 +140,8 @@ export function parseHeaderBlock(block: Buffer): RawHeader | undefined {
     gid: parseNumber(block, 116, 8, 'gid'),
     size: parseNumber(block, 124, 12, 'size'),
     mtime: parseNumber(block, 136, 12, 'mtime'),
-    uname: cString(block, 265, 32).toString('utf8'),
-    gname: cString(block, 297, 32).toString('utf8'),
+    uname: ownerName(cString(block, 265, 32)),
+    gname: ownerName(cString(block, 297, 32)),
     devmajor: parseNumber(block, 329, 8, 'devmajor'),
     devminor: parseNumber(block, 337, 8, 'devminor'),
   };
