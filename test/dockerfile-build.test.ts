@@ -57,10 +57,17 @@ test('the generated Dockerfile builds the plugin image, which dpk packs and the 
   for (const project of projects) {
     const type = project.manifest.type;
     // --build runs `docker build -t <plugin.json image> .` on the generated Dockerfile, as a user would.
-    const pack = await dpk(['pack', '--build', '--enable', '--json'], { cwd: project.dir, env: engine.env, reject: false });
+    // authz mounts a host policy directory that must exist before enable: point it at one of the test's own.
+    const enableLater = type === 'authz';
+    const pack = await dpk(['pack', '--build', ...(enableLater ? [] : ['--enable']), '--json'], { cwd: project.dir, env: engine.env, reject: false });
     assert.equal(pack.exitCode, 0, `${type}: dpk pack --build: ${String(pack.stderr).slice(-3000)}`);
-    assert.equal(JSON.parse(String(pack.stdout)).name, `${project.manifest.name}:${project.manifest.tag}`);
     const ref = `${project.manifest.name}:${project.manifest.tag}`;
+    assert.equal(JSON.parse(String(pack.stdout)).name, ref);
+    if (enableLater) {
+      const policyDir = await mkdtemp(join(work, 'policy-'));
+      await engine.docker(['plugin', 'set', ref, `policy.source=${policyDir}`]);
+      await engine.docker(['plugin', 'enable', ref]);
+    }
     const enabled = await engine.docker(['plugin', 'inspect', '-f', '{{.Enabled}}', ref]);
     assert.equal(enabled.stdout.trim(), 'true', `${type}: plugin enabled`);
     await engine.docker(['plugin', 'rm', '-f', ref]);

@@ -128,6 +128,7 @@ function nextSteps(directory: string, variables: TemplateVariables): string[] {
     `cd ${cd}`,
     'go test ./...',
     `docker build -t ${variables.image} .`,
+    ...(variables.type === 'authz' ? ['sudo mkdir -p /etc/docker/authz               # the policy mount\'s source must exist (README: Policy)'] : []),
     'npx -p create-docker-plugin dpk pack --enable',
     `npx -p create-docker-plugin dpk push          # publishes ${variables.pluginRef}`,
   ];
