@@ -3,7 +3,8 @@
  * its image, `dpk pack --enable` it, and use it as a user would: a container writes into a volume and a second one
  * reads it back; options set owner and mode, an unknown one is refused by name; a running container's mount is
  * counted and survives a plugin restart; volumes and data survive a plugin restart and an engine restart; removing
- * deletes the data from the plugin's propagated mount on the host, and so does removing the plugin.
+ * deletes the data from the plugin's propagated mount on the host, and so does removing the plugin. Then `dpk push`
+ * publishes it to a loopback registry and a second, separate engine installs it from there and uses it.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { buildScratchImage, dpk, goTest, scaffold } from '../scripts/lib/project.js';
-import { importBusyboxImage, skipWithoutEngine, startEngine, type Engine } from './helpers/engine.js';
+import { importBusyboxImage, skipWithoutEngine, startEngine, startRegistry, type Engine, type Registry } from './helpers/engine.js';
+import { pushAndInstallElsewhere } from './helpers/second-engine.js';
 
 const skip = await skipWithoutEngine();
 
@@ -40,9 +42,13 @@ async function volumeNames(engine: Engine, driver: string): Promise<string[]> {
 test('volume template: generated plugin stores volumes as directories that survive plugin and engine restarts', { skip, timeout: 900_000 }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'dpk-e2e-volume-'));
   let engine: Engine | undefined;
-  const ref = 'localhost:5000/dpk-e2e/e2e-volume:latest';
+  let second: Engine | undefined;
+  let registry: Registry | undefined;
+  let ref = '';
   try {
-    const project = await scaffold({ parent: work, dirName: 'e2e-volume', type: 'volume', name: 'localhost:5000/dpk-e2e/e2e-volume' });
+    registry = await startRegistry();
+    ref = `${registry.host}/dpk-e2e/e2e-volume:latest`;
+    const project = await scaffold({ parent: work, dirName: 'e2e-volume', type: 'volume', name: `${registry.host}/dpk-e2e/e2e-volume` });
     assert.equal(`${project.manifest.name}:${project.manifest.tag}`, ref);
 
     const unformatted = await execa('gofmt', ['-l', '.'], { cwd: project.dir });
@@ -118,6 +124,16 @@ test('volume template: generated plugin stores volumes as directories that survi
     assert.match(log, /created volume\W+name=v1/);
     assert.match(log, /removed volume\W+name=v2/);
 
+    // Published with dpk push (through this engine) and installed on a second engine from the registry, it works there.
+    const installed = await pushAndInstallElsewhere({ projectDir: project.dir, pluginRef: ref, from: engine });
+    second = installed.engine;
+    const busybox2 = await importBusyboxImage(second);
+    assert.equal(await dockerOk(second, ['volume', 'create', '-d', ref, 'w1']), 'w1');
+    await dockerOk(second, ['run', '--rm', '-v', 'w1:/v', busybox2, 'sh', '-c', 'echo on-the-second-engine > /v/f']);
+    assert.equal(await dockerOk(second, ['run', '--rm', '-v', 'w1:/v', busybox2, 'cat', '/v/f']), 'on-the-second-engine');
+    assert.deepEqual(await volumeNames(second, ref), ['w1']);
+    await dockerOk(second, ['volume', 'rm', 'w1']);
+
     // `docker plugin rm -f` takes the data of volumes still there with it, as the README warns.
     await dockerOk(engine, ['volume', 'create', '-d', ref, 'v3']);
     await dockerOk(engine, ['run', '--rm', '-v', 'v3:/v', busybox, 'sh', '-c', 'echo doomed > /v/f']);
@@ -130,6 +146,12 @@ test('volume template: generated plugin stores volumes as directories that survi
       await engine.docker(['plugin', 'rm', '-f', ref]);
       await engine.destroy();
     }
+    if (second) {
+      await second.docker(['volume', 'rm', '-f', 'w1']);
+      await second.docker(['plugin', 'rm', '-f', ref]);
+      await second.destroy();
+    }
+    await registry?.stop();
     await rm(work, { recursive: true, force: true });
   }
 });
