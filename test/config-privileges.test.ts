@@ -26,6 +26,8 @@ const privileged: [string, Record<string, unknown>, string, string][] = [
   ['a directory holding the docker socket', { Mounts: [{ Source: '/var/run/', Destination: '/var/run', Options: ['rbind'] }] }, 'privilege-host-mount', 'Mounts[0].Source'],
   ['/', { Mounts: [{ Source: '/', Destination: '/host', Options: ['rbind'] }] }, 'privilege-host-mount', 'Mounts[0].Source'],
   ['/etc', { Mounts: [{ Source: '/etc/', Destination: '/host/etc', Options: ['rbind', 'ro'] }] }, 'privilege-host-mount', 'Mounts[0].Source'],
+  ['the engine runtime directory (other plugins\' sockets)', { Mounts: [{ Source: '/run/docker/plugins', Destination: '/plugins', Options: ['rbind'] }] }, 'privilege-host-mount', 'Mounts[0].Source'],
+  ['the containerd socket', { Mounts: [{ Source: '/run/containerd/containerd.sock', Destination: '/c.sock', Options: ['rbind'] }] }, 'privilege-host-mount', 'Mounts[0].Source'],
   ['a raw disk', { Linux: { Devices: [{ Path: '/dev/sda' }] } }, 'privilege-device', 'Linux.Devices[0].Path'],
 ];
 

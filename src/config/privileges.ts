@@ -68,7 +68,10 @@ const HOST_PATHS: Record<string, string> = {
   '/root': "root's home directory",
   '/boot': "the host's kernels and boot loader",
   '/var/lib/docker': "the engine's data: every image, container and volume",
+  '/var/lib/containerd': "containerd's data: every image and container snapshot",
 };
+/** The engine's runtime directories: anything at, above or inside them reaches other plugins' sockets. */
+const ENGINE_RUNTIME = ['/run/docker', '/var/run/docker'];
 
 function cleanHostPath(source: string): string | undefined {
   if (!source.startsWith('/')) return undefined;
@@ -121,6 +124,11 @@ export function privilegeFindings(config: Record<string, unknown>): RuleFinding[
     const socket = ENGINE_SOCKETS.find((s) => isAtOrAbove(host, s));
     if (socket) {
       out.push(warning('privilege-host-mount', path, `mounts ${host}${host === socket ? '' : `, which holds ${socket}`}: whoever talks to it controls the engine, so root on the host`, 'give the plugin a narrower API (e.g. a socket proxy that allows only the calls it makes)'));
+      return;
+    }
+    const runtime = ENGINE_RUNTIME.find((p) => isAtOrAbove(host, p) || host.startsWith(`${p}/`));
+    if (runtime) {
+      out.push(warning('privilege-host-mount', path, `mounts ${host}, in the engine's runtime directory ${runtime}: the sockets of the engine's other plugins (and containerd's state) are there`, 'give the plugin only its own socket directory, which the engine provides'));
       return;
     }
     const sensitive = Object.keys(HOST_PATHS).find((p) => isAtOrAbove(host, p));
