@@ -3,7 +3,8 @@
  * its image, `dpk pack --enable` it, and use it as a user would: containers run with `--log-driver` the plugin, and
  * `docker logs` (served by the plugin's ReadLogs) gives back their lines in order with stdout and stderr apart, the
  * last lines with --tail, a restarted container's runs one after the other, and `-f` until the container exits. A
- * container printing 50,000 lines is not held up and every line is kept.
+ * container printing 50,000 lines is not held up and every line is kept. Then `dpk push` publishes it to a loopback
+ * registry and a second, separate engine installs it from there and serves a container's logs with it.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { buildScratchImage, dpk, goTest, scaffold } from '../scripts/lib/project.js';
-import { importBusyboxImage, skipWithoutEngine, startEngine, type Engine } from './helpers/engine.js';
+import { importBusyboxImage, skipWithoutEngine, startEngine, startRegistry, type Engine, type Registry } from './helpers/engine.js';
+import { pushAndInstallElsewhere } from './helpers/second-engine.js';
 
 const skip = await skipWithoutEngine();
 
@@ -31,10 +33,14 @@ async function logsCombined(engine: Engine, container: string): Promise<string> 
 test('logging template: generated plugin keeps container logs and serves docker logs', { skip, timeout: 900_000 }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'dpk-e2e-logging-'));
   let engine: Engine | undefined;
-  const ref = 'localhost:5000/dpk-e2e/e2e-logging:latest';
+  let second: Engine | undefined;
+  let registry: Registry | undefined;
+  let ref = '';
   const containers = ['small', 'burst', 'follow'];
   try {
-    const project = await scaffold({ parent: work, dirName: 'e2e-logging', type: 'logging', name: 'localhost:5000/dpk-e2e/e2e-logging' });
+    registry = await startRegistry();
+    ref = `${registry.host}/dpk-e2e/e2e-logging:latest`;
+    const project = await scaffold({ parent: work, dirName: 'e2e-logging', type: 'logging', name: `${registry.host}/dpk-e2e/e2e-logging` });
     assert.equal(`${project.manifest.name}:${project.manifest.tag}`, ref);
 
     const unformatted = await execa('gofmt', ['-l', '.'], { cwd: project.dir });
@@ -114,12 +120,27 @@ test('logging template: generated plugin keeps container logs and serves docker 
 
     // The plugin's lines reach the engine's log.
     assert.match(await engine.log(), /logging started\W+container=[0-9a-f]{64}/);
+
+    // Published with dpk push and installed on a second engine from the registry, it keeps and serves logs there.
+    const installed = await pushAndInstallElsewhere({ projectDir: project.dir, pluginRef: ref, from: engine });
+    second = installed.engine;
+    const busybox2 = await importBusyboxImage(second);
+    await dockerOk(second, ['run', '--name', 'elsewhere', '--log-driver', ref, busybox2, 'sh', '-c', 'echo there-1; echo there-err >&2; sleep 0.2; echo there-2']);
+    const there = await dockerOk(second, ['logs', 'elsewhere']);
+    assert.equal(there.stdout, 'there-1\nthere-2\n');
+    assert.equal(there.stderr, 'there-err\n');
   } finally {
     if (engine) {
       await engine.docker(['rm', '-f', ...containers]);
       await engine.docker(['plugin', 'rm', '-f', ref]);
       await engine.destroy();
     }
+    if (second) {
+      await second.docker(['rm', '-f', 'elsewhere']);
+      await second.docker(['plugin', 'rm', '-f', ref]);
+      await second.destroy();
+    }
+    await registry?.stop();
     await rm(work, { recursive: true, force: true });
   }
 });
