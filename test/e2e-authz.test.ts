@@ -4,7 +4,8 @@
  * --authorization-plugin, and see the engine obey the policy: allowed requests work, a request matching a rule fails
  * with the plugin's message naming the rule, and a change to the policy file applies to the next request with nothing
  * restarted (the reason the template reads a file: a disabled-and-re-enabled authz plugin drops out of the engine's
- * chain until the engine restarts).
+ * chain until the engine restarts). Then `dpk push` publishes it to a loopback registry and a second, separate engine
+ * installs it from there (policy source set at install) and obeys it.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { buildScratchImage, dpk, goTest, scaffold } from '../scripts/lib/project.js';
-import { skipWithoutEngine, startEngine, type Engine } from './helpers/engine.js';
+import { skipWithoutEngine, startEngine, startRegistry, type Engine, type Registry } from './helpers/engine.js';
+import { pushAndInstallElsewhere } from './helpers/second-engine.js';
 
 const skip = await skipWithoutEngine();
 
@@ -81,11 +83,15 @@ async function removePluginLeftovers(ids: string[]): Promise<void> {
 test('authz template: generated plugin enforces AUTHZ_POLICY and a policy file re-read on change', { skip, timeout: 900_000 }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'dpk-e2e-authz-'));
   let engine: Engine | undefined;
+  let second: Engine | undefined;
+  let registry: Registry | undefined;
+  let ref = '';
   let inChain = false;
   const pluginIds: string[] = [];
   try {
-    const project = await scaffold({ parent: work, dirName: 'e2e-authz', type: 'authz', name: 'localhost:5000/dpk-e2e/e2e-authz' });
-    const ref = `${project.manifest.name}:${project.manifest.tag}`;
+    registry = await startRegistry();
+    const project = await scaffold({ parent: work, dirName: 'e2e-authz', type: 'authz', name: `${registry.host}/dpk-e2e/e2e-authz` });
+    ref = `${project.manifest.name}:${project.manifest.tag}`;
 
     const unformatted = await execa('gofmt', ['-l', '.'], { cwd: project.dir });
     assert.equal(unformatted.stdout, '', 'gofmt -l lists files');
@@ -165,15 +171,33 @@ test('authz template: generated plugin enforces AUTHZ_POLICY and a policy file r
     await dockerOk(engine, ['plugin', 'set', ref, `policy.source=${policyDir}`]);
     await dockerOk(engine, ['plugin', 'enable', ref]);
     await dockerOk(engine, ['plugin', 'disable', ref]);
+
+    // Published with dpk push and installed on a second engine (its policy source given at install), it is obeyed there.
+    const secondPolicy = join(work, 'second-policy');
+    await mkdir(secondPolicy);
+    await writePolicy(secondPolicy, 'deny POST /volumes/create\n');
+    const installed = await pushAndInstallElsewhere({ projectDir: project.dir, pluginRef: ref, from: engine, settings: [`policy.source=${secondPolicy}`] });
+    second = installed.engine;
+    pluginIds.push((await dockerOk(second, ['plugin', 'inspect', '-f', '{{.Id}}', ref])).trim());
+    await second.restart([`--authorization-plugin=${ref}`]);
+    await dockerOk(second, ['ps']);
+    await dockerDenied(second, ['volume', 'create', 'v2'], `${denied} "deny POST /volumes/create" (/etc/authz/policy.txt line 1)`);
+    await second.restart();
   } finally {
     if (engine) {
       // With the plugin in the chain, clean-up requests could be denied: take it out first.
       if (inChain) await engine.restart().catch(() => undefined);
       await engine.docker(['volume', 'rm', '-f', 'v1']);
-      await engine.docker(['plugin', 'rm', '-f', 'localhost:5000/dpk-e2e/e2e-authz:latest']);
+      await engine.docker(['plugin', 'rm', '-f', ref]);
       await engine.destroy();
-      await removePluginLeftovers(pluginIds);
     }
+    if (second) {
+      await second.restart().catch(() => undefined);
+      await second.docker(['plugin', 'rm', '-f', ref]);
+      await second.destroy();
+    }
+    if (engine || second) await removePluginLeftovers(pluginIds);
+    await registry?.stop();
     await rm(work, { recursive: true, force: true });
   }
 });
