@@ -1,6 +1,6 @@
 /**
  * The main job, as README's first command runs it: scaffold a volume plugin, test and build it, pack it into a real
- * engine with dpk, and use it. Uses the engine DOCKER_HOST (or /var/run/docker.sock) points at when one answers;
+ * engine with dpk, use it, and publish it with dpk push to a private registry on loopback. Uses the engine DOCKER_HOST (or /var/run/docker.sock) points at when one answers;
  * otherwise, as root, starts a private engine and stops it at the end.
  *
  *   npm run demo [-- --type volume|network|logging|authz] [--keep]
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildScratchImage, dpk, goTest, scaffold } from './lib/project.js';
-import { engineUnavailableReason, importBusyboxImage, startEngine, type Engine } from '../test/helpers/engine.js';
+import { engineUnavailableReason, importBusyboxImage, startEngine, startRegistry, type Engine, type Registry } from '../test/helpers/engine.js';
 
 const { values } = parseArgs({ options: { type: { type: 'string', default: 'volume' }, keep: { type: 'boolean', default: false } } });
 const type = values.type!;
@@ -37,9 +37,11 @@ async function main(): Promise<void> {
   }
   const work = await mkdtemp(join(tmpdir(), 'dpk-demo-'));
   const suffix = Date.now().toString(36);
-  const pluginName = `dpk-demo/${type}-${suffix}`;
+  let registry: Registry | undefined;
   let pluginRef = '';
   try {
+    registry = await startRegistry();
+    const pluginName = `${registry.host}/dpk-demo/${type}-${suffix}`;
     step(2, `create-docker-plugin: a ${type} plugin named ${pluginName}`);
     const project = await scaffold({ parent: work, dirName: `demo-${type}`, type, name: `${pluginName}:0.1.0`, env });
     pluginRef = `${project.manifest.name}:${project.manifest.tag}`;
@@ -71,12 +73,17 @@ async function main(): Promise<void> {
       await execa('docker', ['image', 'rm', busybox], { env, reject: false });
       if (read.stdout.trim() !== 'hello from a dpk-packed volume plugin') throw new Error('the volume did not carry the file between containers');
     }
-    process.stdout.write(`\nOK: ${pluginRef} was scaffolded, packed by dpk, enabled${type === 'volume' ? ' and used' : ''}.\n`);
+    step(7, `dpk push to a private registry on loopback (${registry.host})`);
+    const push = await dpk(['push', '--json'], { cwd: project.dir, env });
+    const pushed = JSON.parse(String(push.stdout)) as { via: string; pushed: { reference: string; digest?: string }[] };
+    for (const p of pushed.pushed) process.stderr.write(`    pushed ${p.reference} ${p.digest ?? ""} (through the ${pushed.via})\n`);
+    process.stdout.write(`\nOK: ${pluginRef} was scaffolded, packed by dpk, enabled${type === 'volume' ? ', used' : ''} and pushed.\n`);
   } finally {
     if (!values.keep) {
       if (pluginRef) await execa('docker', ['plugin', 'rm', '--force', pluginRef], { env, reject: false });
       await rm(work, { recursive: true, force: true });
     }
+    await registry?.stop();
     if (engine) await engine.destroy();
   }
 }
