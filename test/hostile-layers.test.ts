@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { createGzip } from 'node:zlib';
 import { END_OF_ARCHIVE } from '../src/image/tar.js';
 import {
   dataBlocks,
@@ -31,6 +33,7 @@ import {
   symlink,
   tarOf,
   writeOciLayout,
+  type CompressedLayer,
   type ListedEntry,
 } from './helpers/layers.js';
 
@@ -361,7 +364,7 @@ test('an archive that is itself truncated, or not an archive, is one line naming
   assert.deepEqual(await footprint(box.dir), before);
 });
 
-test('memory stays bounded: a gzip bomb and 100k entries go through pack with a small peak RSS', async () => {
+test('memory stays bounded: a gzip bomb and 100k entries go through pack with a small peak RSS', async (t) => {
   const box = await sandbox();
   const zeros = Buffer.alloc(64 << 20);
   const many = [];
@@ -374,6 +377,56 @@ test('memory stays bounded: a gzip bomb and 100k entries go through pack with a 
   assert.ok(result.output.size > 3 * (64 << 20), 'the 192 MiB of zeros were streamed to out.tar');
   assert.equal(result.rootfs.files, 3 + 100_000 + 2);
   const peakKiB = Number(/maxrss=(\d+)/.exec(run.stderr)?.[1]);
+  t.diagnostic(`peak RSS ${peakKiB} KiB`);
   assert.ok(peakKiB > 0 && peakKiB < 400 * 1024, `peak RSS ${peakKiB} KiB while streaming 192 MiB and 100k entries`);
+  assert.deepEqual(await readdir(box.tmp), []);
+});
+
+/** A gzip layer of `count` empty files, made in batches so the 512-byte headers are never all in memory at once. */
+async function manyEntriesLayer(count: number): Promise<CompressedLayer> {
+  const gzip = createGzip({ level: 1 });
+  const out: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => out.push(chunk));
+  const ended = new Promise((resolve) => gzip.on('end', resolve));
+  const hash = createHash('sha256');
+  const put = async (data: Buffer) => {
+    hash.update(data);
+    if (!gzip.write(data)) await new Promise((resolve) => gzip.once('drain', resolve));
+  };
+  for (let start = 0; start < count; start += 10_000) {
+    const batch = [];
+    for (let i = start; i < Math.min(count, start + 10_000); i++) batch.push(file(`d${i % 1000}/f${i}`, ''));
+    await put(tarOf(batch, { end: false }));
+  }
+  await put(END_OF_ARCHIVE);
+  gzip.end();
+  await ended;
+  return { gzip: Buffer.concat(out), diffId: `sha256:${hash.digest('hex')}` };
+}
+
+test('huge entry counts: an image of more than a million entries is refused, naming the layer, in bounded memory', async (t) => {
+  const box = await sandbox();
+  await writeOciLayout(join(box.work, 'oci'), [base, await manyEntriesLayer(1_000_001)]);
+  const before = await footprint(box.dir);
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: box.tmp, NO_COLOR: '1', DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
+  const run = await execa('/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, bin, 'pack', '--archive', 'oci', '--name', 'hostile/many:1', '--output', 'out.tar', '--arch', 'amd64'], { cwd: box.work, env, reject: false });
+  assert.equal(run.exitCode, 1, run.stderr);
+  assert.match(run.stderr, /^error: layer 2\/2 \(sha256:[0-9a-f]{12}\): the image has more than 1000000 entries\n {2}hint: /m);
+  const peakKiB = Number(/maxrss=(\d+)/.exec(run.stderr)?.[1]);
+  t.diagnostic(`peak RSS ${peakKiB} KiB`);
+  assert.ok(peakKiB > 0 && peakKiB < 700 * 1024, `peak RSS ${peakKiB} KiB while refusing a million entries`);
+  assert.deepEqual(await footprint(box.dir), before);
+});
+
+test('a docker save archive whose layer member is a symlink climbing out of the archive reads nothing outside it', async () => {
+  const box = await sandbox();
+  await writeFile(join(box.outside, 'secret'), 'host secret');
+  const manifest = JSON.stringify([{ Config: 'config.json', RepoTags: ['x:1'], Layers: ['layer/layer.tar'] }]);
+  const imageConfig = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(Buffer.from('host secret'))] } });
+  await writeFile(join(box.work, 'image.tar'), tarOf([file('manifest.json', manifest), file('config.json', imageConfig), dir('layer/'), symlink('layer/layer.tar', `../../..${box.outside}/secret`)]));
+  const pack = await dpk(['pack', '--archive', 'image.tar', '--name', 'hostile/link:1', '--output', 'out.tar', '--arch', 'amd64'], box);
+  assert.equal(pack.code, 1);
+  assert.match(pack.stderr, /^error: archive \S*image\.tar: manifest\.json names layer layer\/layer\.tar, which the archive does not hold$/m);
+  assert.ok(!existsSync(join(box.work, 'out.tar')));
   assert.deepEqual(await readdir(box.tmp), []);
 });

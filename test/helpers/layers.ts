@@ -139,8 +139,14 @@ export async function writeDockerSaveDir(dirPath: string, layerTars: Buffer[], o
   await writeFile(join(dirPath, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: options.repoTags ?? ['fixture:latest'], Layers: layers }]));
 }
 
+/** A layer already gzip-compressed (too big to hold uncompressed), with the digest of its uncompressed tar. */
+export interface CompressedLayer {
+  gzip: Buffer;
+  diffId: string;
+}
+
 /** Write an OCI image layout directory with gzip-compressed layers. Returns the manifest digest. */
-export async function writeOciLayout(dirPath: string, layerTars: Buffer[], options: { refName?: string; corruptLayer?: number } = {}): Promise<string> {
+export async function writeOciLayout(dirPath: string, layerTars: (Buffer | CompressedLayer)[], options: { refName?: string; corruptLayer?: number } = {}): Promise<string> {
   const blobs = join(dirPath, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
   const put = async (data: Buffer): Promise<string> => {
@@ -150,7 +156,7 @@ export async function writeOciLayout(dirPath: string, layerTars: Buffer[], optio
   };
   const layers = [];
   for (const [i, tar] of layerTars.entries()) {
-    const gz = gzipSync(tar);
+    const gz = Buffer.isBuffer(tar) ? gzipSync(tar) : tar.gzip;
     const digest = await put(gz);
     if (options.corruptLayer === i) {
       const damaged = Buffer.from(gz);
@@ -159,7 +165,7 @@ export async function writeOciLayout(dirPath: string, layerTars: Buffer[], optio
     }
     layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.length });
   }
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layerTars.map(sha256) } }));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layerTars.map((t) => (Buffer.isBuffer(t) ? sha256(t) : t.diffId)) } }));
   const configDigest = await put(config);
   const manifest = Buffer.from(
     JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers }),
