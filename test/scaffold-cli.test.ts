@@ -109,7 +109,7 @@ test('bad values: one line naming the flag, exit 2, nothing written', async () =
     [['b1', '--type', 'network', '--module', 'Example.COM/x'], /--module .*must be lowercase/],
     [['b1', '--type', 'network', '--module', 'example.com/a b'], /--module .*path element "a b"/],
     [['b1', '--type', 'network', '--description', 'two\nlines'], /--description: must be one line/],
-    [['..', '--type', 'network'], /directory "\.\.": name a new directory/],
+    [['/', '--type', 'network'], /directory "\/": name a new directory/],
   ];
   for (const [args, message] of cases) {
     const r = await create(args);
@@ -162,6 +162,30 @@ test('an empty directory is used; a symlink or a file is refused and left as it 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /file: exists and is not a directory/);
   await rm(join(work, 'file'));
+  await assertOnly(work, []);
+});
+
+test('"." generates into the current directory when it is empty, and leaves it in place', async () => {
+  const dir = join(work, 'here');
+  await mkdir(dir);
+  const r = await new Promise<Run>((resolve) => {
+    const child = execFile(process.execPath, [bin, '.', '--type', 'network'], { cwd: dir, env: { ...process.env, NO_COLOR: '1', CI: 'true' } }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end();
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8')).name, 'here');
+  assert.ok(!(await readdir(dir)).some((name) => name.startsWith('.create-docker-plugin')), 'no staging left');
+  await rm(dir, { recursive: true });
+});
+
+test('a failure while writing leaves nothing: a parent that is a file', async () => {
+  await writeFile(join(work, 'plain'), 'x');
+  const r = await create(['plain/sub/proj', '--type', 'network']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /plain\/sub\/proj: cannot inspect: ENOTDIR/);
+  await rm(join(work, 'plain'));
   await assertOnly(work, []);
 });
 

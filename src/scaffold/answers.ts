@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PLUGIN_TYPES, type PluginType } from '../project/manifest.js';
 import { parsePluginReference, shortName, type PluginReference } from '../reference.js';
@@ -64,8 +64,8 @@ export function checkDescription(value: string, what = '--description'): string 
 export function checkDirectory(value: string, what = 'directory'): string {
   if (value.trim() === '') throw new UsageError(`${what}: is empty`);
   if (CONTROL.test(value)) throw new UsageError(`${what} "${value}": contains control characters`);
-  const last = basename(value);
-  if (last === '' || last === '.' || last === '..') {
+  const last = basename(resolve(value));
+  if (last === '') {
     throw new UsageError(`${what} "${value}": name a new directory for the project`, { hint: 'e.g. create-docker-plugin my-volume' });
   }
   return value;
@@ -73,7 +73,7 @@ export function checkDirectory(value: string, what = 'directory'): string {
 
 /** The plugin name a directory suggests: its last component, lowercased, with what a reference refuses dropped. */
 export function nameFromDirectory(directory: string): string | undefined {
-  const candidate = basename(directory)
+  const candidate = basename(resolve(directory))
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');

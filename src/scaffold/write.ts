@@ -1,31 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DpkError, UsageError } from '../errors.js';
 import type { RenderedFile } from './render.js';
 
 /** What is at the target path before writing. */
 export type TargetState = 'missing' | 'empty' | 'not-empty';
 
-/** Refuse what must never be written through: a symlink, a file, a parent that is not a directory. */
+/** Refuse what must never be written through: a symlink, or something that is not a directory. */
 export async function inspectTarget(directory: string): Promise<TargetState> {
-  const target = resolve(directory);
   let stat;
   try {
-    stat = await lstat(target);
+    stat = await lstat(resolve(directory));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw new DpkError(`${directory}: cannot inspect: ${(error as Error).message}`);
   }
   if (stat.isSymbolicLink()) throw new UsageError(`${directory}: is a symbolic link; the project is never written through one`, { hint: 'name a real directory' });
   if (!stat.isDirectory()) throw new UsageError(`${directory}: exists and is not a directory`, { hint: 'name a new directory for the project' });
-  return (await readdir(target)).length === 0 ? 'empty' : 'not-empty';
+  return (await readdir(resolve(directory))).length === 0 ? 'empty' : 'not-empty';
 }
 
 /**
- * Write the project next to its target and move it into place in one rename, so an interrupted run leaves either
- * nothing or the whole project. With replace, the old directory is moved aside first and deleted only once the new
- * one is in place (its .git is carried over: a regenerated project keeps its history).
+ * Write the whole project into a hidden staging directory inside the target, then move its entries into place, so a
+ * failure or Ctrl-C leaves the target as it was (a directory this created is removed again). Nothing is written
+ * outside the target. With replace, the old entries (but .git: a regenerated project keeps its history) are moved
+ * aside first and deleted only once the new ones are in place.
  */
 export async function writeProject(directory: string, files: RenderedFile[], options: { replace: boolean }): Promise<string> {
   const target = resolve(directory);
@@ -33,47 +33,54 @@ export async function writeProject(directory: string, files: RenderedFile[], opt
   if (state === 'not-empty' && !options.replace) {
     throw new UsageError(`${directory}: exists and is not empty`, { hint: 'choose a new directory, or pass --force to replace its contents' });
   }
-  const parent = dirname(target);
-  try {
-    await mkdir(parent, { recursive: true });
-  } catch (error) {
-    throw new DpkError(`${parent}: cannot create the parent directory: ${(error as Error).message}`);
-  }
   const suffix = randomBytes(4).toString('hex');
-  const staging = join(parent, `.${basename(target)}.create-${suffix}`);
-  const aside = join(parent, `.${basename(target)}.old-${suffix}`);
-  const cleanup = () => rm(staging, { recursive: true, force: true });
+  const staging = join(target, `.create-docker-plugin-${suffix}`);
+  const aside = join(target, `.create-docker-plugin-old-${suffix}`);
+  const movedAside: string[] = [];
+  const placed: string[] = [];
+  const undo = async () => {
+    await rm(staging, { recursive: true, force: true });
+    for (const name of placed) await rm(join(target, name), { recursive: true, force: true });
+    for (const name of movedAside) await rename(join(aside, name), join(target, name)).catch(() => undefined);
+    await rmdir(aside).catch(() => undefined);
+    if (state === 'missing') await rmdir(target).catch(() => undefined);
+  };
   const onSignal = () => {
-    void cleanup().finally(() => process.exit(130));
+    void undo().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await mkdir(staging, { mode: 0o755 });
+    if (state === 'missing') {
+      try {
+        await mkdir(target, { recursive: true });
+      } catch (error) {
+        throw new DpkError(`${directory}: cannot create: ${(error as Error).message}`, { hint: 'check the path and its permissions' });
+      }
+    }
+    await mkdir(staging);
     for (const file of files) {
       const path = join(staging, ...file.path.split('/'));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
     }
-    if (state === 'missing') {
-      await rename(staging, target);
-    } else if (state === 'empty') {
-      await rmdir(target);
-      await rename(staging, target);
-    } else {
-      await rename(target, aside);
-      try {
-        await rename(staging, target);
-      } catch (error) {
-        await rename(aside, target);
-        throw error;
+    if (state === 'not-empty') {
+      await mkdir(aside);
+      for (const name of await readdir(target)) {
+        if (name === '.git' || join(target, name) === staging || join(target, name) === aside) continue;
+        await rename(join(target, name), join(aside, name));
+        movedAside.push(name);
       }
-      await rename(join(aside, '.git'), join(target, '.git')).catch(() => undefined);
-      await rm(aside, { recursive: true, force: true });
     }
+    for (const name of await readdir(staging)) {
+      await rename(join(staging, name), join(target, name));
+      placed.push(name);
+    }
+    await rmdir(staging);
+    if (state === 'not-empty') await rm(aside, { recursive: true, force: true });
     return target;
   } catch (error) {
-    await cleanup();
+    await undo();
     if (error instanceof DpkError) throw error;
     throw new DpkError(`${directory}: cannot write the project: ${(error as Error).message}`, { cause: error });
   } finally {
