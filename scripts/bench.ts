@@ -30,12 +30,14 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('npm run bench [-- --runs N] [--startup-runs N] [--sizes 10mb,100mb,1gb] [--only pack,publish,startup] [--out FILE]\n');
+  process.stdout.write('npm run bench [-- --runs N|N,N,N (per size)] [--startup-runs N] [--sizes 10mb,100mb,1gb] [--only pack,publish,startup] [--out FILE]\n');
   process.exit(0);
 }
-const RUNS = Number(values.runs);
+// --runs N, or one count per --sizes entry (e.g. 5,3,1: a 1 GB pair takes minutes per run on a small machine).
+const RUN_COUNTS = values.runs!.split(',').map(Number);
+if (RUN_COUNTS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--runs must be a whole number (or a comma-separated list of them), 1 or more');
+const RUNS = RUN_COUNTS[0]!;
 const STARTUP_RUNS = Number(values['startup-runs'] ?? Math.max(4 * RUNS, 20));
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number, 1 or more');
 const ONLY = new Set(values.only!.split(',').map((s) => s.trim()));
 const SPECS = values.sizes!.split(',').map((key) => {
   const spec = IMAGE_SPECS.find((s) => s.key === key.trim());
@@ -165,7 +167,7 @@ async function pushAvailable(ctx: Context): Promise<string | undefined> {
   return undefined;
 }
 
-async function benchSize(ctx: Context, spec: ImageSpec): Promise<{ results: PairResult[]; image: Record<string, unknown> }> {
+async function benchSize(ctx: Context, spec: ImageSpec, runs: number): Promise<{ results: PairResult[]; image: Record<string, unknown> }> {
   const tag = `dpk-bench/${spec.key}:latest`;
   say(`\n== ${spec.label} image: generating and building`);
   const built = await buildBenchImage(spec, { env: ctx.engine.env, workDir: ctx.work, tag });
@@ -177,7 +179,7 @@ async function benchSize(ctx: Context, spec: ImageSpec): Promise<{ results: Pair
   if (ONLY.has('pack')) {
     say(`-- pack into the engine (${spec.label})`);
     const name = `dpk-bench/pack-${spec.key}:latest`;
-    const [dpkSide, usualSide] = await alternate(RUNS, [
+    const [dpkSide, usualSide] = await alternate(runs, [
       {
         label: 'dpk pack',
         prepare: () => removePlugin(ctx, name),
@@ -198,7 +200,7 @@ async function benchSize(ctx: Context, spec: ImageSpec): Promise<{ results: Pair
     const unavailable = await pushAvailable(ctx);
     const repo = (who: string, run: number) => `${ctx.registry.host}/dpk-bench/${who}-${spec.key}-r${run}:1.0`;
     const dpkRuns: Side = { label: 'dpk push --no-engine', samples: [], unavailable };
-    const sides = await alternate(RUNS, [
+    const sides = await alternate(runs, [
       ...(unavailable
         ? []
         : [
@@ -230,7 +232,7 @@ async function benchSize(ctx: Context, spec: ImageSpec): Promise<{ results: Pair
 
   await ctx.engine.docker(['rmi', '-f', tag]);
   await rm(built.archive, { force: true });
-  return { results, image: { size: spec.label, files: built.files, contentBytes: built.bytes, archiveBytes: Number(archiveBytes), layers: 2 } };
+  return { results, image: { size: spec.label, runs, files: built.files, contentBytes: built.bytes, archiveBytes: Number(archiveBytes), layers: 2 } };
 }
 
 async function benchStartup(ctx: Context): Promise<PairResult[]> {
@@ -374,8 +376,8 @@ async function main(): Promise<void> {
     const images: Record<string, unknown>[] = [];
     if (ONLY.has('startup')) results.push(...(await benchStartup(ctx)));
     if (ONLY.has('pack') || ONLY.has('publish')) {
-      for (const spec of SPECS) {
-        const size = await benchSize(ctx, spec);
+      for (const [i, spec] of SPECS.entries()) {
+        const size = await benchSize(ctx, spec, RUN_COUNTS[i] ?? RUN_COUNTS[RUN_COUNTS.length - 1]!);
         results.push(...size.results);
         images.push(size.image);
       }
@@ -383,11 +385,11 @@ async function main(): Promise<void> {
     info.loadAverageAtEnd = loadavg().map((l) => l.toFixed(2)).join(' ');
     const rows = rowsOf(results);
     const table = markdown(rows);
-    process.stdout.write(`\n${table}\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory}, Linux ${String(info.kernel).split(' ')[0]}, node ${info.node}, Docker Engine ${info.engine}; ${RUNS} runs per pair (start-up ${STARTUP_RUNS}), medians.\n`);
+    process.stdout.write(`\n${table}\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory}, Linux ${String(info.kernel).split(' ')[0]}, node ${info.node}, Docker Engine ${info.engine}; runs per pair: ${SPECS.map((s, i) => `${s.label} ${RUN_COUNTS[i] ?? RUN_COUNTS[RUN_COUNTS.length - 1]}`).join(', ')}, start-up ${STARTUP_RUNS}, scaffold ${RUNS}; medians.\n`);
     const out = resolve(process.cwd(), values.out!);
     await writeFile(
       out,
-      `${JSON.stringify({ date: started.toISOString(), runs: RUNS, startupRuns: STARTUP_RUNS, rssMethod: TIME_BIN ? '/usr/bin/time %M (maximum resident set size)' : 'not measured', machine: info, images, rows, results }, null, 2)}\n`,
+      `${JSON.stringify({ date: started.toISOString(), runs: RUN_COUNTS, startupRuns: STARTUP_RUNS, rssMethod: TIME_BIN ? '/usr/bin/time %M (maximum resident set size)' : 'not measured', machine: info, images, rows, results }, null, 2)}\n`,
     );
     say(`wrote ${out}`);
   } finally {
