@@ -171,5 +171,5 @@ test('--rootfs: a missing entrypoint fails; --rootfs that is neither a directory
 test('dpk validate --help lists the options', async () => {
   const r = await dpk(['validate', '--help']);
   assert.equal(r.code, 0);
-  for (const option of ['--rootfs <dir|archive|image>', 'DPK_TIMEOUT', '--arch <arch>', '--strict', '--json']) assert.ok(r.stdout.includes(option), option);
+  for (const option of ['--rootfs <dir|image|archive>', 'DPK_TIMEOUT', '--arch <arch>', '--strict', '--json']) assert.ok(r.stdout.includes(option), option);
 });

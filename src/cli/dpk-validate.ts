@@ -6,7 +6,7 @@ export function registerValidate(program: Command): void {
     .description('check a plugin config.json, and optionally its rootfs, for what the engine would refuse or ignore')
     .argument('[config]', 'plugin config file (default: the one plugin.json names, else ./config.json)')
     .option(
-      '--rootfs <dir|archive|image>',
+      '--rootfs <dir|image|archive>',
       'plugin root filesystem to check the entrypoint, its loader and libraries, WorkDir against: a directory, a `docker save`/OCI archive or layout, a rootfs tar (`docker export`), or an image in the engine',
     )
     .option('--arch <arch>', 'target architecture for the rootfs checks: amd64, arm64, arm/v7, ... (default: this machine)')
