@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { dir, dockerSaveArchive, file, symlink, tarOf, writeOciLayout } from './helpers/layers.js';
 
@@ -136,6 +137,10 @@ test('an archive that is not one, for pack --archive and validate --rootfs', asy
   assertOneLineError(await dpk(pack().map((a) => (a === 'image.tar' ? 'junk.tar' : a))), /^error: \S*junk\.tar: not an image archive: .*tar header/, 1, 'pack');
   assertOneLineError(await dpk(['validate', 'config.json', '--rootfs', 'junk.tar']), /^error: --rootfs junk\.tar: not a directory, an image archive or a rootfs tar \(.*tar header/, 1, 'validate');
   assertOneLineError(await dpk(['validate', 'config.json', '--rootfs', 'missing.tar']), /^error: --rootfs missing\.tar: no such file or directory$/, 1, 'validate missing');
+  // `docker save | gzip` is common: say what it is rather than "bad checksum".
+  await writeFile(join(work, 'image.tar.gz'), gzipSync(await readFile(join(work, 'image.tar'))));
+  assertOneLineError(await dpk(pack().map((a) => (a === 'image.tar' ? 'image.tar.gz' : a))), /^error: \S*image\.tar\.gz: not an image archive: it is gzip-compressed; dpk reads the tar itself/, 1, 'pack gzip');
+  assertOneLineError(await dpk(['validate', 'config.json', '--rootfs', 'image.tar.gz']), /^error: --rootfs image\.tar\.gz: not a directory, an image archive or a rootfs tar \(it is gzip-compressed/, 1, 'validate gzip');
   await assertNothingWritten();
 });
 

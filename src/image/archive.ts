@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { DpkError } from '../errors.js';
 import { openLayerStream } from './layer-stream.js';
 import { DIGEST, parseImageConfig, shortDigest, type ImageConfig, type ImageLayer, type ImageSource } from './model.js';
@@ -56,6 +56,8 @@ export async function openImageArchive(path: string, options: ArchiveOptions = {
     try {
       store = await TarFileStore.index(path);
     } catch (error) {
+      const compressed = await compressionOf(path);
+      if (compressed) throw new NotATarError(path, `it is ${compressed}-compressed; dpk reads the tar itself (decompress it first, e.g. gunzip -k)`, error);
       throw new NotATarError(path, (error as Error).message.replace(`${path} is not a readable tar archive: `, ''), error);
     }
   }
@@ -196,4 +198,24 @@ async function ociSource(store: FileStore, description: string, options: Archive
     return source(description, config, makeLayers(store, blobs), options.onClose);
   }
   throw new Error('index.json nests indexes too deeply');
+}
+
+/** "gzip", "zstd", ... when the file starts with that compressor's magic bytes (`docker save | gzip` is common). */
+async function compressionOf(path: string): Promise<string | undefined> {
+  const head = Buffer.alloc(6);
+  try {
+    const handle = await open(path, 'r');
+    try {
+      await handle.read(head, 0, 6, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.readUInt32BE(0) === 0x28b52ffd) return 'zstd';
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ\0') return 'xz';
+  return undefined;
 }
