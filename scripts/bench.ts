@@ -55,7 +55,14 @@ interface Sample {
   seconds: number;
   /** Peak RSS in bytes (dpk runs, when /usr/bin/time is there). */
   rss?: number;
+  /** Seconds from the start to the first stderr line matching each phase mark (dpk's progress messages). */
+  marks?: Record<string, number>;
 }
+
+/** Where a dpk run's time goes, from its progress messages on stderr: each mark starts a phase. */
+type Marks = Record<string, RegExp>;
+const PACK_MARKS: Marks = { 'flatten + validate': /^reading image /, 'engine: POST /plugins/create': /^creating plugin / };
+const PUSH_MARKS: Marks = { 'flatten + validate + gzip': /^reading archive /, upload: /^pushing to / };
 
 interface Side {
   label: string;
@@ -83,11 +90,22 @@ function median(values: number[]): number {
 }
 
 /** Run a command and time it; with rss, under /usr/bin/time for the peak RSS. Throws StepFailed with its stderr tail. */
-async function timed(file: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; rss?: boolean }): Promise<Sample> {
+async function timed(file: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; rss?: boolean; marks?: Marks }): Promise<Sample> {
   const rssFile = options.rss && TIME_BIN ? join(tmpdir(), `dpk-bench-rss-${process.pid}`) : undefined;
   const [cmd, cmdArgs] = rssFile ? [TIME_BIN!, ['-f', '%M', '-o', rssFile, file, ...args]] : [file, args];
   const start = process.hrtime.bigint();
-  const result = await execa(cmd, cmdArgs, { env: options.env, cwd: options.cwd, reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const child = execa(cmd, cmdArgs, { env: options.env, cwd: options.cwd, reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const marks: Record<string, number> = {};
+  if (options.marks) {
+    let partial = '';
+    child.stderr!.on('data', (data: Buffer) => {
+      const at = Number(process.hrtime.bigint() - start) / 1e9;
+      const lines = (partial + data.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) for (const [phase, re] of Object.entries(options.marks!)) if (marks[phase] === undefined && re.test(line)) marks[phase] = at;
+    });
+  }
+  const result = await child;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.exitCode !== 0) {
     const tail = String(result.stderr).trim().split('\n').filter((l) => !l.startsWith('Command exited with')).slice(-2).join(' / ');
@@ -98,7 +116,7 @@ async function timed(file: string, args: string[], options: { env: NodeJS.Proces
     rss = Number((await readFile(rssFile, 'utf8')).trim().split('\n').pop()) * 1024;
     await rm(rssFile, { force: true });
   }
-  return { seconds, rss };
+  return { seconds, rss, ...(options.marks ? { marks } : {}) };
 }
 
 /**
@@ -183,7 +201,7 @@ async function benchSize(ctx: Context, spec: ImageSpec, runs: number): Promise<{
       {
         label: 'dpk pack',
         prepare: () => removePlugin(ctx, name),
-        run: () => timed(process.execPath, [DPK_BIN, 'pack', '--image', tag, '--name', name, '--force', '--config', ctx.config], { env, cwd: ctx.work, rss: true }),
+        run: () => timed(process.execPath, [DPK_BIN, 'pack', '--image', tag, '--name', name, '--force', '--config', ctx.config], { env, cwd: ctx.work, rss: true, marks: PACK_MARKS }),
       },
       {
         label: 'docker create/export/tar -x/plugin create',
@@ -207,7 +225,7 @@ async function benchSize(ctx: Context, spec: ImageSpec, runs: number): Promise<{
             {
               label: 'dpk push --no-engine',
               // A new repository per run: the registry links blobs per repository, so nothing is "already there".
-              run: (run: number) => timed(process.execPath, [DPK_BIN, 'push', repo('dpk', run), '--no-engine', '--archive', built.archive, '--config', ctx.config], { env, cwd: ctx.work, rss: true }),
+              run: (run: number) => timed(process.execPath, [DPK_BIN, 'push', repo('dpk', run), '--no-engine', '--archive', built.archive, '--config', ctx.config], { env, cwd: ctx.work, rss: true, marks: PUSH_MARKS }),
             },
           ]),
       {
@@ -278,6 +296,21 @@ function timeCell(value: number | undefined, side: Side | undefined): string {
   return value < 1 ? `${(value * 1000).toFixed(0)} ms` : `${value.toFixed(2)} s`;
 }
 
+/** "start-up + read 1.2 s · flatten + validate 0.4 s · ..." from the marks of each sample. */
+function phaseMedians(side: Side): string | undefined {
+  const samples = side.samples.filter((s) => s.marks && Object.keys(s.marks).length > 0);
+  if (side.unavailable || samples.length === 0) return undefined;
+  const names = Object.keys(samples[0]!.marks!);
+  const parts: string[] = [];
+  const durations = (from: (s: Sample) => number, to: (s: Sample) => number) => median(samples.map((s) => to(s) - from(s)));
+  parts.push(`start-up + read image ${durations(() => 0, (s) => s.marks![names[0]!] ?? s.seconds).toFixed(1)} s`);
+  names.forEach((name, i) => {
+    const next = names[i + 1];
+    parts.push(`${name} ${durations((s) => s.marks![name] ?? s.seconds, (s) => (next ? s.marks![next] : undefined) ?? s.seconds).toFixed(1)} s`);
+  });
+  return parts.join(' · ');
+}
+
 interface Row {
   pair: string;
   size: string;
@@ -304,6 +337,10 @@ function rowsOf(results: PairResult[]): Row[] {
       target: target === undefined ? '' : `≤ ${target}×`,
       met: target === undefined || ratio === undefined ? '' : ratio <= target ? 'yes' : '**no**',
     });
+  }
+  for (const r of results) {
+    const phases = phaseMedians(r.dpk);
+    if (phases) rows.push({ pair: `where dpk's time goes (${r.group === 'pack' ? 'dpk pack' : 'dpk push --no-engine'}, medians)`, size: r.size ?? '', dpk: phases, usual: '', ratio: '', target: '', met: '' });
   }
   const rss = results.filter((r) => r.dpk.samples.some((s) => s.rss));
   for (const r of rss) {

@@ -12,7 +12,6 @@ import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import { validateConfig, type ValidationResult } from '../config/validate.js';
 import { createEngineClient, type EngineClient } from '../engine/client.js';
 import { DpkError, UsageError } from '../errors.js';
@@ -206,6 +205,8 @@ async function buildImage(image: string, cwd: string, host: string, logger: Logg
   const dockerfile = join(cwd, 'Dockerfile');
   if (!(await stat(dockerfile).then((s) => s.isFile(), () => false))) throw new DpkError(`${dockerfile}: no such file`, { hint: '--build builds the project Dockerfile; run dpk pack in the project directory' });
   logger.info(`building ${image} from ${dockerfile}`);
+  // execa is loaded on first use: it is ~100 modules, and only --build runs a program.
+  const { execa } = await import('execa');
   const result = await execa('docker', ['build', '--force-rm', '-t', image, cwd], {
     env: { DOCKER_HOST: host },
     stdin: 'ignore',

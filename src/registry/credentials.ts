@@ -11,7 +11,6 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { execa } from 'execa';
 import { DpkError } from '../errors.js';
 
 export type Secret = { kind: 'basic'; username: string; password: string } | { kind: 'identityToken'; username?: string; token: string };
@@ -129,6 +128,8 @@ const HELPER_NAME = /^[A-Za-z0-9._-]+$/;
 async function fromHelper(name: string, server: string, configPath: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Credentials | undefined> {
   if (!HELPER_NAME.test(name)) throw new DpkError(`${configPath}: credential helper name "${name}" is not valid`, { hint: 'it is the suffix of a docker-credential-<name> program' });
   const program = `docker-credential-${name}`;
+  // execa is loaded on first use: it is ~100 modules, and most pushes never run a credential helper.
+  const { execa } = await import('execa');
   const run = await execa(program, ['get'], { input: server, env, extendEnv: false, reject: false, timeout: timeoutMs, stripFinalNewline: true });
   if (run.failed && (run as { code?: string }).code === 'ENOENT') {
     throw new DpkError(`${configPath} names credential helper "${name}", but ${program} is not on PATH`, { hint: `install ${program}, or remove it from ${configPath}` });
