@@ -411,23 +411,31 @@ async function main(): Promise<void> {
     say(`machine: ${JSON.stringify(info)}`);
     const results: PairResult[] = [];
     const images: Record<string, unknown>[] = [];
-    if (ONLY.has('startup')) results.push(...(await benchStartup(ctx)));
+    const out = resolve(process.cwd(), values.out!);
+    // Written after every part, marked partial until the end: a long run that is stopped still leaves its numbers.
+    const save = async (complete: boolean) => {
+      info.loadAverageAtEnd = loadavg().map((l) => l.toFixed(2)).join(' ');
+      const rows = rowsOf(results);
+      await writeFile(
+        out,
+        `${JSON.stringify({ date: started.toISOString(), complete, runs: RUN_COUNTS, startupRuns: STARTUP_RUNS, rssMethod: TIME_BIN ? '/usr/bin/time %M (maximum resident set size)' : 'not measured', machine: info, images, table: markdown(rows), rows, results }, null, 2)}\n`,
+      );
+      return rows;
+    };
+    if (ONLY.has('startup')) {
+      results.push(...(await benchStartup(ctx)));
+      await save(false);
+    }
     if (ONLY.has('pack') || ONLY.has('publish')) {
       for (const [i, spec] of SPECS.entries()) {
         const size = await benchSize(ctx, spec, RUN_COUNTS[i] ?? RUN_COUNTS[RUN_COUNTS.length - 1]!);
         results.push(...size.results);
         images.push(size.image);
+        await save(false);
       }
     }
-    info.loadAverageAtEnd = loadavg().map((l) => l.toFixed(2)).join(' ');
-    const rows = rowsOf(results);
-    const table = markdown(rows);
-    process.stdout.write(`\n${table}\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory}, Linux ${String(info.kernel).split(' ')[0]}, node ${info.node}, Docker Engine ${info.engine}; runs per pair: ${SPECS.map((s, i) => `${s.label} ${RUN_COUNTS[i] ?? RUN_COUNTS[RUN_COUNTS.length - 1]}`).join(', ')}, start-up ${STARTUP_RUNS}, scaffold ${RUNS}; medians.\n`);
-    const out = resolve(process.cwd(), values.out!);
-    await writeFile(
-      out,
-      `${JSON.stringify({ date: started.toISOString(), runs: RUN_COUNTS, startupRuns: STARTUP_RUNS, rssMethod: TIME_BIN ? '/usr/bin/time %M (maximum resident set size)' : 'not measured', machine: info, images, rows, results }, null, 2)}\n`,
-    );
+    const rows = await save(true);
+    process.stdout.write(`\n${markdown(rows)}\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory}, Linux ${String(info.kernel).split(' ')[0]}, node ${info.node}, Docker Engine ${info.engine}; runs per pair: ${SPECS.map((s, i) => `${s.label} ${RUN_COUNTS[i] ?? RUN_COUNTS[RUN_COUNTS.length - 1]}`).join(', ')}, start-up ${STARTUP_RUNS}, scaffold ${RUNS}; medians.\n`);
     say(`wrote ${out}`);
   } finally {
     process.removeListener('SIGINT', onSignal);
