@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { DpkError, messageOf } from '../errors.js';
-import { colors } from '../ui/terminal.js';
+import type { ChalkInstance } from 'chalk';
 
 /**
  * The one exit policy: a known error is printed as one line (plus its hint) with its own exit code; commander's
@@ -11,17 +11,18 @@ export async function runCli(program: () => Promise<void>): Promise<void> {
   try {
     await program();
   } catch (error) {
-    process.exitCode = reportError(error, debug);
+    // --help and --version end here too (as commander errors); colours (chalk) are loaded only for a real error.
+    if (error instanceof CommanderError) {
+      process.exitCode = commanderExitCode(error);
+      return;
+    }
+    const { colors } = await import('../ui/terminal.js');
+    process.exitCode = reportError(error, debug, colors(process.stderr));
   }
 }
 
-export function reportError(error: unknown, debug: boolean): number {
-  const c = colors(process.stderr);
-  if (error instanceof CommanderError) {
-    // commander already printed its message; --help and --version are not failures.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-    return 2;
-  }
+export function reportError(error: unknown, debug: boolean, c: ChalkInstance): number {
+  if (error instanceof CommanderError) return commanderExitCode(error);
   if (isPromptExit(error)) {
     process.stderr.write(`${c.red('error:')} cancelled\n`);
     return 130;
@@ -36,6 +37,12 @@ export function reportError(error: unknown, debug: boolean): number {
   if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   else process.stderr.write(`  ${c.dim('(run with --debug for a stack trace)')}\n`);
   return 1;
+}
+
+/** commander already printed its message; --help and --version are not failures, anything else is a usage error. */
+function commanderExitCode(error: CommanderError): number {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+  return 2;
 }
 
 function oneLine(text: string): string {
