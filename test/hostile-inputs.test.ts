@@ -1,14 +1,14 @@
 /**
  * Broken inputs through the real CLI (node bin/dpk.js), for dpk validate and dpk pack alike: invalid JSON (line and
- * column), wrong types, an empty file, a config that is a directory, an unreadable file (run as nobody: root ignores
- * modes), an archive that is not one, names that are not references, bad timeouts. Each: exit 1 (2 for usage), the
+ * column), wrong types, an empty file, a config that is a directory, an unreadable file (another user's, read without
+ * the capabilities that let root ignore modes), an archive that is not one, names that are not references, bad timeouts. Each: exit 1 (2 for usage), the
  * error on stderr as one line plus a hint, no stack trace unless --debug, and nothing written. Also --rootfs in each
  * of its forms (directory, docker save, OCI layout and archive, plain rootfs tar). No engine is used.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,8 +28,6 @@ const config = { Description: 'd', Documentation: 'https://example.invalid', Ent
 before(async () => {
   assert.ok(existsSync(built), 'dist/ is missing: run `npm run build` first (npm test does)');
   work = await mkdtemp(join(tmpdir(), 'dpk-inputs-'));
-  // Readable by nobody, for the unreadable-file case that runs dpk as uid 65534.
-  await chmod(work, 0o755);
   tmp = join(work, 'tmp');
   await mkdir(tmp);
   const busybox = await readFile(existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox');
@@ -41,6 +39,7 @@ before(async () => {
   await writeFile(join(work, 'empty.json'), '');
   await mkdir(join(work, 'plugin-dir'));
   await writeFile(join(work, 'locked.json'), JSON.stringify(config), { mode: 0o600 });
+  await chown(join(work, 'locked.json'), 65534, 65534);
   await writeFile(join(work, 'junk.tar'), 'this is not a tar archive, only text. '.repeat(40));
 });
 
@@ -54,10 +53,14 @@ interface Run {
   stderr: string;
 }
 
-function dpk(args: string[], options: { env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): Promise<Run> {
+function dpk(args: string[], options: { env?: NodeJS.ProcessEnv; withoutFileOverride?: boolean } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, NO_COLOR: '1', DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...options.env };
   delete env.DPK_DEBUG;
-  const [command, argv] = options.asNobody ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]];
+  // Root reads any file; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it is held to the modes of files it does
+  // not own, like any user (and can still read the repository, wherever CI cloned it).
+  const [command, argv] = options.withoutFileOverride
+    ? ['setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, bin, ...args]]
+    : [process.execPath, [bin, ...args]];
   return new Promise((resolve) => {
     execFile(command as string, argv as string[], { cwd: work, env }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
@@ -121,14 +124,15 @@ test('an empty config, a config that is a directory, a missing config', async ()
   await assertNothingWritten();
 });
 
-test('an unreadable config or archive (dpk run as nobody; root ignores modes)', async () => {
-  const v = await dpk(['validate', 'locked.json'], { asNobody: true });
+test('an unreadable config or archive (files of another user, mode 0600; dpk without the capabilities that override modes)', async () => {
+  const v = await dpk(['validate', 'locked.json'], { withoutFileOverride: true });
   assertOneLineError(v, /^error: locked\.json: cannot read: EACCES/, 1, 'validate');
   await writeFile(join(work, 'locked.tar'), dockerSaveArchive([rootfsLayer]), { mode: 0o600 });
-  // The config is readable, the archive is not; out.tar could be written (work is 0755 but owned by root: it cannot).
-  const p = await dpk(['pack', '--archive', 'locked.tar', '--config', 'config.json', '--name', 'me/x', '--output', join(tmp, 'out.tar')], { asNobody: true });
+  await chown(join(work, 'locked.tar'), 65534, 65534);
+  // The config is readable, the archive is not.
+  const p = await dpk(['pack', '--archive', 'locked.tar', '--config', 'config.json', '--name', 'me/x', '--output', join(tmp, 'out.tar')], { withoutFileOverride: true });
   assertOneLineError(p, /^error: \S*locked\.tar: not an image archive: EACCES|^error: \S*locked\.tar: cannot read: EACCES/, 1, 'pack');
-  const r = await dpk(['validate', 'config.json', '--rootfs', 'locked.tar'], { asNobody: true });
+  const r = await dpk(['validate', 'config.json', '--rootfs', 'locked.tar'], { withoutFileOverride: true });
   assertOneLineError(r, /locked\.tar.*EACCES/, 1, 'validate --rootfs');
   await assertNothingWritten();
 });
