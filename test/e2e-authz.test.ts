@@ -13,8 +13,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { execa } from 'execa';
-import { buildScratchImage, dpk, goTest, scaffold } from '../scripts/lib/project.js';
+import { buildScratchImage, dpk, checkGo, scaffold } from '../scripts/lib/project.js';
 import { skipWithoutEngine, startEngine, startRegistry, type Engine, type Registry } from './helpers/engine.js';
 import { pushAndInstallElsewhere } from './helpers/second-engine.js';
 
@@ -93,10 +92,7 @@ test('authz template: generated plugin enforces AUTHZ_POLICY and a policy file r
     const project = await scaffold({ parent: work, dirName: 'e2e-authz', type: 'authz', name: `${registry.host}/dpk-e2e/e2e-authz` });
     ref = `${project.manifest.name}:${project.manifest.tag}`;
 
-    const unformatted = await execa('gofmt', ['-l', '.'], { cwd: project.dir });
-    assert.equal(unformatted.stdout, '', 'gofmt -l lists files');
-    await execa('go', ['vet', './...'], { cwd: project.dir });
-    assert.match(await goTest(project), /^ok\s/m);
+    assert.match(await checkGo(project), /^ok\s/m, 'gofmt, go vet and go test pass');
 
     engine = await startEngine();
     await buildScratchImage(project, engine.env);

@@ -12,8 +12,7 @@ import { readdir, readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { execa } from 'execa';
-import { buildScratchImage, dpk, goTest, scaffold } from '../scripts/lib/project.js';
+import { buildScratchImage, dpk, checkGo, scaffold } from '../scripts/lib/project.js';
 import { importBusyboxImage, skipWithoutEngine, startEngine, startRegistry, type Engine, type Registry } from './helpers/engine.js';
 import { pushAndInstallElsewhere } from './helpers/second-engine.js';
 
@@ -51,10 +50,7 @@ test('volume template: generated plugin stores volumes as directories that survi
     const project = await scaffold({ parent: work, dirName: 'e2e-volume', type: 'volume', name: `${registry.host}/dpk-e2e/e2e-volume` });
     assert.equal(`${project.manifest.name}:${project.manifest.tag}`, ref);
 
-    const unformatted = await execa('gofmt', ['-l', '.'], { cwd: project.dir });
-    assert.equal(unformatted.stdout, '', 'gofmt -l lists files');
-    await execa('go', ['vet', './...'], { cwd: project.dir });
-    assert.match(await goTest(project), /^ok\s/m);
+    assert.match(await checkGo(project), /^ok\s/m, 'gofmt, go vet and go test pass');
 
     engine = await startEngine();
     const busybox = await importBusyboxImage(engine);

@@ -39,6 +39,14 @@ export async function goTest(project: GeneratedProject): Promise<string> {
   return String(r.all);
 }
 
+/** What a generated project must pass before anything else: gofmt -l lists nothing, go vet, go test. Returns go test's output. */
+export async function checkGo(project: GeneratedProject): Promise<string> {
+  const unformatted = (await execa('gofmt', ['-l', '.'], { cwd: project.dir })).stdout.trim();
+  if (unformatted !== '') throw new Error(`gofmt -l lists files in ${project.dir}: ${unformatted.replace(/\n/g, ', ')}`);
+  await execa('go', ['vet', './...'], { cwd: project.dir });
+  return goTest(project);
+}
+
 /**
  * Build the plugin's static binary on the host and an image FROM scratch holding it at the config's Entrypoint
  * (plus /tmp and an empty /etc, which a scratch image lacks). Tags it as plugin.json's "image".
