@@ -61,8 +61,11 @@ interface Sample {
 
 /** Where a dpk run's time goes, from its progress messages on stderr: each mark starts a phase. */
 type Marks = Record<string, RegExp>;
+/** The phase before the first mark, by the first mark's name. */
+const FIRST_PHASE: Record<string, string> = { 'flatten + validate': 'start-up + docker save', 'flatten + validate + gzip': 'start-up + archive index', 'export + tar -x': 'docker create' };
 const PACK_MARKS: Marks = { 'flatten + validate': /^reading image /, 'engine: POST /plugins/create': /^creating plugin / };
 const PUSH_MARKS: Marks = { 'flatten + validate + gzip': /^reading archive /, upload: /^pushing to / };
+const PIPELINE_MARKS: Marks = { 'export + tar -x': /^phase: export/, 'docker plugin create': /^phase: create/, 'docker rm + rm -rf': /^phase: cleanup/, 'docker plugin push': /^phase: push/ };
 
 interface Side {
   label: string;
@@ -159,12 +162,15 @@ const PIPELINE = `set -eo pipefail
 cid=$(docker create "$IMAGE")
 work=$(mktemp -d)
 mkdir "$work/rootfs"
+echo "phase: export" >&2
 docker export "$cid" | tar -x -C "$work/rootfs"
 cp "$CONFIG" "$work/config.json"
+echo "phase: create" >&2
 docker plugin create "$NAME" "$work" >/dev/null
+echo "phase: cleanup" >&2
 docker rm -v "$cid" >/dev/null
 rm -rf "$work"
-if [ -n "$PUSH" ]; then docker plugin push "$NAME" >/dev/null; fi
+if [ -n "$PUSH" ]; then echo "phase: push" >&2; docker plugin push "$NAME" >/dev/null; fi
 `;
 
 interface Context {
@@ -206,7 +212,7 @@ async function benchSize(ctx: Context, spec: ImageSpec, runs: number): Promise<{
       {
         label: 'docker create/export/tar -x/plugin create',
         prepare: () => removePlugin(ctx, name),
-        run: () => timed('bash', ['-c', PIPELINE], { env: { ...env, IMAGE: tag, CONFIG: ctx.config, NAME: name, PUSH: '' } }),
+        run: () => timed('bash', ['-c', PIPELINE], { env: { ...env, IMAGE: tag, CONFIG: ctx.config, NAME: name, PUSH: '' }, marks: PIPELINE_MARKS }),
       },
     ]);
     await removePlugin(ctx, name);
@@ -230,7 +236,7 @@ async function benchSize(ctx: Context, spec: ImageSpec, runs: number): Promise<{
           ]),
       {
         label: 'pipeline + docker plugin push',
-        run: (run: number) => timed('bash', ['-c', PIPELINE], { env: { ...env, IMAGE: tag, CONFIG: ctx.config, NAME: repo('usual', run), PUSH: '1' } }),
+        run: (run: number) => timed('bash', ['-c', PIPELINE], { env: { ...env, IMAGE: tag, CONFIG: ctx.config, NAME: repo('usual', run), PUSH: '1' }, marks: PIPELINE_MARKS }),
         cleanup: (run: number) => removePlugin(ctx, repo('usual', run)),
       },
     ]);
@@ -291,7 +297,7 @@ function seconds(side: Side | undefined): number | undefined {
 }
 
 function timeCell(value: number | undefined, side: Side | undefined): string {
-  if (side?.unavailable) return side.unavailable.replace(/\|/g, '\\|').slice(0, 160);
+  if (side?.unavailable) return side.unavailable.slice(0, 160);
   if (value === undefined) return '—';
   return value < 1 ? `${(value * 1000).toFixed(0)} ms` : `${value.toFixed(2)} s`;
 }
@@ -303,7 +309,7 @@ function phaseMedians(side: Side): string | undefined {
   const names = Object.keys(samples[0]!.marks!);
   const parts: string[] = [];
   const durations = (from: (s: Sample) => number, to: (s: Sample) => number) => median(samples.map((s) => to(s) - from(s)));
-  parts.push(`start-up + read image ${durations(() => 0, (s) => s.marks![names[0]!] ?? s.seconds).toFixed(1)} s`);
+  parts.push(`${FIRST_PHASE[names[0]!] ?? 'start'} ${durations(() => 0, (s) => s.marks![names[0]!] ?? s.seconds).toFixed(1)} s`);
   names.forEach((name, i) => {
     const next = names[i + 1];
     parts.push(`${name} ${durations((s) => s.marks![name] ?? s.seconds, (s) => (next ? s.marks![next] : undefined) ?? s.seconds).toFixed(1)} s`);
@@ -340,7 +346,8 @@ function rowsOf(results: PairResult[]): Row[] {
   }
   for (const r of results) {
     const phases = phaseMedians(r.dpk);
-    if (phases) rows.push({ pair: `where dpk's time goes (${r.group === 'pack' ? 'dpk pack' : 'dpk push --no-engine'}, medians)`, size: r.size ?? '', dpk: phases, usual: '', ratio: '', target: '', met: '' });
+    const usualPhases = r.usual ? phaseMedians(r.usual) : undefined;
+    if (phases || usualPhases) rows.push({ pair: `where the time goes (${r.group}, medians)`, size: r.size ?? '', dpk: phases ?? '', usual: usualPhases ?? '', ratio: '', target: '', met: '' });
   }
   const rss = results.filter((r) => r.dpk.samples.some((s) => s.rss));
   for (const r of rss) {
@@ -363,7 +370,7 @@ function rowsOf(results: PairResult[]): Row[] {
 function markdown(rows: Row[]): string {
   const head = ['what', 'size', 'dpk (median)', 'usual way (median)', 'ratio', 'target', 'met'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const r of rows) lines.push(`| ${[r.pair, r.size, r.dpk, r.usual, r.ratio, r.target, r.met].join(' | ')} |`);
+  for (const r of rows) lines.push(`| ${[r.pair, r.size, r.dpk, r.usual, r.ratio, r.target, r.met].map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
 
