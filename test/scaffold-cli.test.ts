@@ -189,6 +189,41 @@ test('a failure while writing leaves nothing: a parent that is a file', async ()
   await assertOnly(work, []);
 });
 
+test('a signal at any moment leaves either the whole project or the directory as it was', async () => {
+  // Run until interrupted at many points: before, during and after writing.
+  const start = (args: string[], delay: number, signal: NodeJS.Signals) =>
+    new Promise<Run>((resolve) => {
+      const child = execFile(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, NO_COLOR: '1', CI: 'true' } }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+      );
+      child.stdin?.end();
+      setTimeout(() => child.kill(signal), delay);
+    });
+  for (let i = 0; i < 24; i++) {
+    const delay = 100 + i * 10;
+    // A signal after the project is in place may still end the process: the project is whole then, which is fine.
+    const fresh = await start([`sig${i}/deep`, '--type', 'logging'], delay, i % 2 ? 'SIGINT' : 'SIGTERM');
+    if (existsSync(join(work, `sig${i}`))) {
+      const entries = await readdir(join(work, `sig${i}/deep`));
+      assert.ok(entries.includes('plugin.json') && !entries.some((name) => name.startsWith('.create-docker-plugin')), `run ${i} (exit ${fresh.code}): left ${entries.join(',')}`);
+    } else {
+      assert.notEqual(fresh.code, 0, `run ${i}: exit 0 without a project`);
+    }
+    await rm(join(work, `sig${i}`), { recursive: true, force: true });
+
+    const busy = join(work, `keep${i}`);
+    await mkdir(busy);
+    await writeFile(join(busy, 'precious.txt'), 'mine');
+    const forced = await start([`keep${i}`, '--type', 'authz', '--force'], delay, 'SIGINT');
+    const entries = (await readdir(busy)).sort();
+    if (entries.includes('precious.txt')) assert.deepEqual(entries, ['precious.txt'], `run ${i} (exit ${forced.code}): the directory holds ${entries.join(',')}`);
+    else assert.ok(entries.includes('plugin.json') && !entries.some((name) => name.startsWith('.create-docker-plugin')), `run ${i} (exit ${forced.code}): left ${entries.join(',')}`);
+    if (forced.code === 0) assert.ok(entries.includes('plugin.json'), `run ${i}: exit 0 without a project`);
+    await rm(busy, { recursive: true });
+  }
+  await assertOnly(work, []);
+});
+
 test('--help and --version exit 0', async () => {
   const help = await create(['--help']);
   assert.equal(help.code, 0);

@@ -38,32 +38,34 @@ export async function writeProject(directory: string, files: RenderedFile[], opt
   const aside = join(target, `.create-docker-plugin-old-${suffix}`);
   const movedAside: string[] = [];
   const placed: string[] = [];
-  const undo = async () => {
-    await rm(staging, { recursive: true, force: true });
-    for (const name of placed) await rm(join(target, name), { recursive: true, force: true });
-    for (const name of movedAside) await rename(join(aside, name), join(target, name)).catch(() => undefined);
-    await rmdir(aside).catch(() => undefined);
-    if (state === 'missing') await rmdir(target).catch(() => undefined);
+  let createdTop: string | undefined;
+  // A signal only marks the run as interrupted: the steps below stop at the next check and the one undo runs, so
+  // nothing is undone while a step is still moving files.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
   };
-  const onSignal = () => {
-    void undo().finally(() => process.exit(130));
+  const checkpoint = () => {
+    if (interrupted) throw new DpkError('cancelled; nothing was written', { exitCode: interrupted === 'SIGINT' ? 130 : 143 });
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (state === 'missing') {
       try {
-        await mkdir(target, { recursive: true });
+        createdTop = (await mkdir(target, { recursive: true })) ?? target;
       } catch (error) {
         throw new DpkError(`${directory}: cannot create: ${(error as Error).message}`, { hint: 'check the path and its permissions' });
       }
     }
     await mkdir(staging);
     for (const file of files) {
+      checkpoint();
       const path = join(staging, ...file.path.split('/'));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
     }
+    checkpoint();
     if (state === 'not-empty') {
       await mkdir(aside);
       for (const name of await readdir(target)) {
@@ -76,11 +78,17 @@ export async function writeProject(directory: string, files: RenderedFile[], opt
       await rename(join(staging, name), join(target, name));
       placed.push(name);
     }
+    checkpoint();
     await rmdir(staging);
     if (state === 'not-empty') await rm(aside, { recursive: true, force: true });
     return target;
   } catch (error) {
-    await undo();
+    await rm(staging, { recursive: true, force: true });
+    for (const name of placed) await rm(join(target, name), { recursive: true, force: true });
+    for (const name of movedAside) await rename(join(aside, name), join(target, name)).catch(() => undefined);
+    await rmdir(aside).catch(() => undefined);
+    // Only directories this run created (mkdir -p of the target and missing parents) are removed.
+    if (createdTop) await rm(createdTop, { recursive: true, force: true });
     if (error instanceof DpkError) throw error;
     throw new DpkError(`${directory}: cannot write the project: ${(error as Error).message}`, { cause: error });
   } finally {
