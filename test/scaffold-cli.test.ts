@@ -109,6 +109,10 @@ test('bad values: one line naming the flag, exit 2, nothing written', async () =
     [['b1', '--type', 'network', '--module', 'Example.COM/x'], /--module .*must be lowercase/],
     [['b1', '--type', 'network', '--module', 'example.com/a b'], /--module .*path element "a b"/],
     [['b1', '--type', 'network', '--description', 'two\nlines'], /--description: must be one line/],
+    [['b1', '--type', 'network', '--module', 'example.com/nul'], /--module .*"nul" is a reserved file name on Windows/],
+    [['b1', '--type', 'network', '--module', 'example.com/x~1'], /--module .*tilde and digits/],
+    [['b1', '--type', 'network', '--module', '-foo'], /--module "-foo": starts with a dash/],
+    [['b1', '--type', 'network', '--name', 'acme/con'], /module path derived from the plugin name \(pass --module\) "example.com\/acme\/con"/],
     [['/', '--type', 'network'], /directory "\/": name a new directory/],
   ];
   for (const [args, message] of cases) {

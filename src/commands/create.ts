@@ -111,7 +111,7 @@ async function resolveAnswers(options: CreateOptions): Promise<Answers> {
       ? checkModule(options.module)
       : ask
         ? checkModule(await ask.text('Go module path', { default: defaultModule(ref), check: (v) => checkModule(v, 'Go module path') }), 'Go module path')
-        : defaultModule(ref);
+        : checkModule(defaultModule(ref), `Go module path derived from the plugin name (pass --module)`);
   const description =
     options.description !== undefined
       ? checkDescription(options.description)

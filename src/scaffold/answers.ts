@@ -32,6 +32,8 @@ export function checkName(value: string, what = '--name'): PluginReference {
 // none starting or ending with a dot; the first element lowercase when it is a domain.
 const MODULE_ELEMENT = /^[A-Za-z0-9_~-](?:[A-Za-z0-9._~-]*[A-Za-z0-9_~-])?$/;
 
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])$/i;
+
 export function checkModule(value: string, what = '--module'): string {
   const module = value.trim();
   const fail = (reason: string): never => {
@@ -44,7 +46,13 @@ export function checkModule(value: string, what = '--module'): string {
     if (element === '') fail('has an empty path element (check for doubled or trailing "/")');
     if (!MODULE_ELEMENT.test(element)) fail(`path element "${element}" may only hold letters, digits and - . _ ~, and may not start or end with "."`);
   }
+  for (const element of elements) {
+    // The go command refuses these too (x/mod/module.CheckImportPath), so go build would fail on the first try.
+    if (/~[0-9]+$/.test(element)) fail(`path element "${element}" ends in a tilde and digits (a Windows short name)`);
+    if (WINDOWS_RESERVED.test(element.split('.')[0]!)) fail(`path element "${element}" is a reserved file name on Windows`);
+  }
   const first = elements[0]!;
+  if (first.startsWith('-')) fail('starts with a dash');
   if (first.includes('.') && first !== first.toLowerCase()) fail(`domain "${first}" must be lowercase`);
   if (first === 'std' || first === 'cmd') fail(`"${first}" is reserved for the Go standard library`);
   return module;
