@@ -173,3 +173,11 @@ test('dpk validate --help lists the options', async () => {
   assert.equal(r.code, 0);
   for (const option of ['--rootfs <dir|image|archive>', 'DPK_TIMEOUT', '--arch <arch>', '--strict', '--json']) assert.ok(r.stdout.includes(option), option);
 });
+
+test('control characters from a config are shown escaped, never sent to the terminal', async () => {
+  await writeFile(join(work, 'escape.json'), JSON.stringify({ ...clean, 'Evil\u001b[2J\u009b': 1, Description: 'x\u0007' }));
+  const r = await dpk(['validate', 'escape.json']);
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.stdout + r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  assert.match(r.stdout, /Evil\\x1b\[2J\\x9b/);
+});

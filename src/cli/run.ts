@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { DpkError, messageOf } from '../errors.js';
+import { printable } from '../ui/printable.js';
 import type { ChalkInstance } from 'chalk';
 
 /**
@@ -46,7 +47,7 @@ function commanderExitCode(error: CommanderError): number {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return printable(text.replace(/\s*\n\s*/g, ' ').trim());
 }
 
 function isPromptExit(error: unknown): boolean {

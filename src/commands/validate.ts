@@ -6,6 +6,7 @@
  * command's output), and fails with exit 1 when there are errors. Warnings alone do not fail.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { printable } from '../ui/printable.js';
 import { isAbsolute, join, relative } from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { DpkError, UsageError } from '../errors.js';
@@ -103,13 +104,13 @@ export function formatReport(result: ValidationResult, options: { /** How to nam
   const lines: string[] = [];
   for (const f of result.findings) {
     const label = f.severity === 'error' ? c.red('error:') : c.yellow('warning:');
-    lines.push(`${label} ${findingLine(f)} ${c.dim(`(${f.ruleId})`)}`);
-    if (f.hint) lines.push(`  ${c.dim('hint:')} ${f.hint}`);
+    lines.push(`${label} ${printable(findingLine(f))} ${c.dim(`(${f.ruleId})`)}`);
+    if (f.hint) lines.push(`  ${c.dim('hint:')} ${printable(f.hint)}`);
   }
   if (result.privileges.length > 0) {
     if (lines.length > 0) lines.push('');
     lines.push('`docker plugin install` will ask users to grant:');
-    for (const p of result.privileges) lines.push(`  - ${p.Name}: ${JSON.stringify(p.Value)}`);
+    for (const p of result.privileges) lines.push(`  - ${p.Name}: ${printable(JSON.stringify(p.Value))}`);
   }
   const checked = options.rootfs !== undefined && result.arch ? ` (rootfs ${options.rootfs} checked for ${result.arch})` : '';
   const summary =

@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Logger } from './logger.js';
+import { printable } from './printable.js';
 
 /** Colour only on a TTY, and never when NO_COLOR is set (https://no-color.org). */
 export function useColor(stream: NodeJS.WriteStream = process.stderr): boolean {
@@ -24,11 +25,11 @@ export function stderrLogger(options: { debug?: boolean; quiet?: boolean } = {})
   const c = colors(process.stderr);
   return {
     info: (message) => {
-      if (!options.quiet) process.stderr.write(`${message}\n`);
+      if (!options.quiet) process.stderr.write(`${printable(message)}\n`);
     },
-    warn: (message) => process.stderr.write(`${c.yellow('warning:')} ${message}\n`),
+    warn: (message) => process.stderr.write(`${c.yellow('warning:')} ${printable(message)}\n`),
     debug: (message) => {
-      if (options.debug) process.stderr.write(`${c.dim(`debug: ${message}`)}\n`);
+      if (options.debug) process.stderr.write(`${c.dim(`debug: ${printable(message)}`)}\n`);
     },
   };
 }
