@@ -314,6 +314,15 @@ test('a packed Go plugin is enabled and answers on its socket; --force replaces 
     // Identical content under a second name while the first is installed.
     const twin = await dpk(['pack', '--image', 'dpk-test/goplugin:1', '--config', config, '--name', 'dpk-test/twin:1']);
     assert.equal(twin.code, 0, twin.stderr);
+    // --force over a working plugin with a config whose mount source is missing on the host: the new one does not
+    // enable and is removed, and the error says the old one is gone too and what to do about the mount.
+    const missingSource = await writeConfig('missing-source.json', pluginConfig({ Mounts: [{ Name: 'state', Source: '/nonexistent-dpk-source', Destination: '/state', Type: 'bind', Options: ['rbind'] }] }));
+    const lost = await dpk(['pack', '--image', 'dpk-test/goplugin:1', '--config', missingSource, '--name', 'dpk-test/goplugin:1', '--force', '--enable']);
+    assert.equal(lost.code, 1, lost.stderr);
+    assert.match(lost.stderr, /does not enable: .*; it was removed again, and the previous dpk-test\/goplugin:1 had already been removed by --force/);
+    assert.match(lost.stderr, /hint: the mount source \/nonexistent-dpk-source does not exist on the engine's host/);
+    assert.equal((await engine.docker(['plugin', 'inspect', 'dpk-test/goplugin:1'])).exitCode, 1);
+    assert.equal((await dpk(['pack', '--image', 'dpk-test/goplugin:1', '--config', config, '--name', 'dpk-test/goplugin:1', '--enable'])).code, 0);
     // And many quick repacks in a row, racing the engine's background blob GC.
     for (let i = 0; i < 3; i++) {
       const r = await dpk(['pack', '--image', 'dpk-test/goplugin:1', '--config', config, '--name', 'dpk-test/twin:1', '--force']);

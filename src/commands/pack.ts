@@ -96,6 +96,8 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
   const logger = options.logger ?? silentLogger;
   const signal = options.signal;
   const undo: (() => Promise<void>)[] = [];
+  // Set once --force has removed an installed plugin of this name: a later failure cannot bring it back, so say so.
+  const replacement = { done: false };
   const manifest = await readProjectManifest(cwd);
 
   const ref = parsePluginReference(...nameOf(options, manifest));
@@ -143,7 +145,7 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
       logger.info(`wrote ${options.output} (${written.size} bytes)`);
     }
     if (createInEngine) {
-      const created = await createPlugin(getEngine(), ref.familiar, configText, image, options, logger, undo);
+      const created = await createPlugin(getEngine(), ref.familiar, configText, image, options, logger, undo, replacement);
       result.plugin = { id: created.Id, enabled: created.Enabled, replaced: created.replaced };
       result.digests.rootfsLayer = created.Config.rootfs?.diff_ids?.[0];
     }
@@ -151,7 +153,10 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
     return result;
   } catch (error) {
     for (const step of undo.reverse()) await step().catch((e) => logger.warn(`cleanup: ${(e as Error).message}`));
-    if (signal?.aborted && !(error instanceof PackValidationError)) throw new DpkError('cancelled; nothing was left behind', { exitCode: 130, cause: error });
+    if (signal?.aborted && !(error instanceof PackValidationError)) {
+      const lost = replacement.done ? `; the previous ${ref.familiar} had already been removed by --force` : '';
+      throw new DpkError(`cancelled; nothing of this run was left behind${lost}`, { exitCode: 130, cause: error });
+    }
     throw error;
   } finally {
     await source?.close();
@@ -250,6 +255,7 @@ async function createPlugin(
   options: PackOptions,
   logger: Logger,
   undo: (() => Promise<void>)[],
+  replacement: { done: boolean },
 ) {
   const existing = await engine.inspectPlugin(name);
   let replaced = false;
@@ -261,6 +267,7 @@ async function createPlugin(
     if (existing.Enabled) await engine.disablePlugin(name, { force: true });
     await engine.removePlugin(name, { force: true });
     replaced = true;
+    replacement.done = true;
   }
   checkAborted(options.signal);
   // From here on, whatever plugin has this name is this run's: remove it if anything fails.
@@ -281,8 +288,9 @@ async function createPlugin(
     try {
       await engine.enablePlugin(name, { timeoutSeconds: 30 });
     } catch (error) {
-      throw new DpkError(`plugin ${name} was created but does not enable: ${(error as Error).message.replace(/^the engine refused [^:]*: /, '')}; it was removed again`, {
-        hint: 'check that the entrypoint creates the socket Interface.Socket names in /run/docker/plugins; the engine log has the plugin output',
+      const reason = (error as Error).message.replace(/^the engine refused [^:]*: /, '');
+      throw new DpkError(`plugin ${name} was created but does not enable: ${reason}; it was removed again${replaced ? `, and the previous ${name} had already been removed by --force` : ''}`, {
+        hint: enableFailureHint(reason, name),
         cause: error,
       });
     }
@@ -290,6 +298,18 @@ async function createPlugin(
   const info = await engine.inspectPlugin(name);
   if (!info) throw new DpkError(`plugin ${name} was created but the engine does not list it`);
   return { ...info, replaced };
+}
+
+/** What to do about the engine's reason for not enabling a plugin: its runtime errors rarely say it themselves. */
+function enableFailureHint(reason: string, name: string): string {
+  const mount = /error mounting "([^"]+)"[^]*no such file or directory/.exec(reason);
+  if (mount) {
+    return `the mount source ${mount[1]} does not exist on the engine's host: create it, or pack without --enable, run \`docker plugin set ${name} <mount>.source=<dir>\`, then enable`;
+  }
+  if (/dial unix|connect: no such file/.test(reason)) {
+    return 'the plugin did not create its socket: check that the entrypoint listens on /run/docker/plugins/<Interface.Socket>; the engine log has the plugin output';
+  }
+  return 'the engine log has the plugin output (journalctl -u docker, or dockerd --debug)';
 }
 
 export interface PackCommandOptions extends PackOptions {
