@@ -181,3 +181,12 @@ test('control characters from a config are shown escaped, never sent to the term
   assert.doesNotMatch(r.stdout + r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
   assert.match(r.stdout, /Evil\\x1b\[2J\\x9b/);
 });
+
+test('keys named like Object.prototype members are unknown keys like any other', async () => {
+  await writeFile(join(work, 'proto.json'), `{"Description":"d","Entrypoint":["/p"],"Interface":{"Types":["docker.volumedriver/1.0"],"Socket":"a.sock"},"PropagatedMount":"/d","__proto__":{"x":1},"constructor":{"y":2}}`);
+  const r = await dpk(['validate', 'proto.json', '--json']);
+  assert.equal(r.code, 1);
+  const findings = JSON.parse(r.stdout).findings as { ruleId: string; path: string; hint: string }[];
+  assert.deepEqual(findings.map((f) => [f.ruleId, f.path]), [['unknown-key', '__proto__'], ['unknown-key', 'constructor']]);
+  for (const f of findings) assert.match(f.hint, /^known keys here: Description/);
+});

@@ -145,7 +145,7 @@ class Normaliser {
       }
       seenAt.set(canonical, { key: member.key, line: member.keyPosition.line });
       if (member.value.kind === 'null') continue; // Go: null leaves the field as it was.
-      if (path === '' && canonical in ENGINE_OWNED) {
+      if (path === '' && Object.hasOwn(ENGINE_OWNED, canonical)) {
         this.findings.push(warning('engine-owned-key', memberPath, `${canonical} is not read from config.json`, ENGINE_OWNED[canonical]));
       }
       const value = this.node(member.value, properties[canonical] as SchemaNode, memberPath);
@@ -161,7 +161,7 @@ class Normaliser {
     const close = closest(key, siblings);
     if (close) return error('unknown-key', at, message, `did you mean "${close}"?`);
     // Keys seen at the top level of published configs that belong elsewhere or nowhere.
-    const note = path === '' ? NOT_PLUGIN_CONFIG[foldKey(key)] : undefined;
+    const note = path === '' && Object.hasOwn(NOT_PLUGIN_CONFIG, foldKey(key)) ? NOT_PLUGIN_CONFIG[foldKey(key)] : undefined;
     if (note) return error('unknown-key', at, message, note);
     const elsewhere = fieldPaths().find((p) => foldKey(p.name) === foldKey(key) && p.parent !== path);
     if (elsewhere) return error('unknown-key', at, message, `did you mean ${elsewhere.path}?`);
