@@ -228,6 +228,13 @@ test('a signal at any moment leaves either the whole project or the directory as
   await assertOnly(work, []);
 });
 
+test('next steps quote a directory the shell would misread', async () => {
+  const r = await create([`it's $(here)`, '--type', 'network', '--name', 'acme/odd']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^  cd 'it'\\''s \$\(here\)'$/m);
+  await rm(join(work, `it's $(here)`), { recursive: true });
+});
+
 test('--help and --version exit 0', async () => {
   const help = await create(['--help']);
   assert.equal(help.code, 0);

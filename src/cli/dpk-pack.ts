@@ -20,7 +20,7 @@ export function registerPack(program: Command): void {
   program
     .command('pack')
     .description('turn an image into a managed plugin: flatten its layers, validate config.json against it, create it in the engine')
-    .option('--image <ref>', 'image in the local engine (default: the "image" plugin.json names)')
+    .option('--image <ref>', 'image in the local engine (default: the "image" plugin.json names); with --archive, which image of the archive')
     .option('--archive <file>', 'read the image from a `docker save` archive, an OCI archive or an OCI layout directory instead')
     .option('--build', "build the image from the project's Dockerfile first (docker build -t IMAGE .)")
     .option('--config <file>', 'plugin config (default: the one plugin.json names, else ./config.json)')

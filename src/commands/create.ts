@@ -125,11 +125,16 @@ function nextSteps(directory: string, variables: TemplateVariables): string[] {
   const shown = relative(process.cwd(), directory) || '.';
   const cd = shown.startsWith('..') ? resolve(directory) : shown;
   return [
-    `cd ${cd}`,
+    `cd ${shellQuote(cd)}`,
     'go test ./...',
     `docker build -t ${variables.image} .`,
     ...(variables.type === 'authz' ? ['sudo mkdir -p /etc/docker/authz               # the policy mount\'s source must exist (README: Policy)'] : []),
     'npx -p create-docker-plugin dpk pack --enable',
     `npx -p create-docker-plugin dpk push          # publishes ${variables.pluginRef}`,
   ];
+}
+
+/** A path as a POSIX shell reads it back: plain when safe, else single-quoted. */
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

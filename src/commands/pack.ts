@@ -163,8 +163,8 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
   }
 }
 
-export function nameOf(options: PackOptions, manifest: ProjectManifest | undefined): [string, string] {
-  if (options.name !== undefined) return [options.name, '--name'];
+export function nameOf(options: PackOptions, manifest: ProjectManifest | undefined, flag = '--name'): [string, string] {
+  if (options.name !== undefined) return [options.name, flag];
   if (manifest) return [`${manifest.name}:${manifest.tag}`, 'plugin.json name'];
   throw new UsageError('no plugin name: pass --name NAME[:TAG] (there is no plugin.json here)');
 }

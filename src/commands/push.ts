@@ -132,7 +132,7 @@ export async function push(options: PushOptions = {}): Promise<PushResult> {
   const env = options.env ?? process.env;
   const manifest = await readProjectManifest(cwd);
   if (options.name === undefined && !manifest) throw new UsageError('no plugin name: pass NAME[:TAG] (there is no plugin.json here)');
-  const ref = parsePluginReference(...nameOf(options, manifest));
+  const ref = parsePluginReference(...nameOf(options, manifest, 'plugin name'));
   const platforms = options.platforms ? parsePlatforms(options.platforms) : undefined;
   if (options.retries !== undefined && (!Number.isInteger(options.retries) || options.retries < 1 || options.retries > 20)) throw new UsageError('--retries must be a whole number from 1 to 20');
   if (options.timeoutSeconds !== undefined && (!(options.timeoutSeconds > 0) || options.timeoutSeconds > 3600)) throw new UsageError('--timeout must be a number of seconds from 1 to 3600');
