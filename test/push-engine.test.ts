@@ -272,6 +272,11 @@ test('basic auth: credentials from DOCKER_CONFIG and from a credential helper, t
   const pushedByEngine = JSON.parse(viaEngine.stdout);
   assert.equal(pushedByEngine.via, 'engine');
   assert.match(pushedByEngine.pushed[0].digest, /^sha256:/);
+  // The wrong password through the engine: the engine's own error names HTTPS; the hint says what is likely wrong.
+  const wrongViaEngine = await dpk(['push', engineRef, '--debug'], { DOCKER_HOST: engine.host, DOCKER_CONFIG: wrongDir });
+  assert.equal(wrongViaEngine.code, 1, wrongViaEngine.stderr);
+  assert.match(wrongViaEngine.stderr, new RegExp(`hint: the engine reports the last endpoint it tried: most often ${r.host} refused the credentials from auths`));
+  assert.ok(!wrongViaEngine.stderr.includes('not-the-password') && !wrongViaEngine.stderr.includes(basicAuth(USER, 'not-the-password')));
   await dockerOk(['plugin', 'rm', '-f', engineRef]);
 
   // The engine installs what dpk pushed with no engine (its CLI logged in).

@@ -159,7 +159,19 @@ export async function push(options: PushOptions = {}): Promise<PushResult> {
 async function pushThroughEngine(engine: EngineClient, ref: PluginReference, options: PushOptions, logger: Logger): Promise<PushResult> {
   const credentials = await findCredentials(ref.domain, { env: options.env });
   logger.info(`pushing ${ref.familiar} through the engine at ${engine.host}${credentials ? ` (credentials from ${credentials.source})` : ''}`);
-  const pushed = await engine.pushPlugin(ref.familiar, engineRegistryAuth(credentials, ref.domain), options.signal);
+  let pushed;
+  try {
+    pushed = await engine.pushPlugin(ref.familiar, engineRegistryAuth(credentials, ref.domain), options.signal);
+  } catch (error) {
+    // When a plain-HTTP registry refuses the credentials, the engine goes on to try HTTPS and reports only that.
+    if (error instanceof DpkError && /server gave HTTP response to HTTPS client/.test(error.message)) {
+      throw new DpkError(`${error.message}`, {
+        hint: `the engine reports the last endpoint it tried: most often ${ref.domain} refused the credentials${credentials ? ` from ${credentials.source}` : ' (none were found)'}; run docker login ${ref.domain}, or dpk push --no-engine to see the registry's own answer`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
   return { name: ref.name, via: 'engine', registry: ref.domain, credentialsFrom: credentials?.source, pushed: [{ reference: ref.familiar, tag: ref.tag, digest: pushed.digest }] };
 }
 
