@@ -155,7 +155,9 @@ export async function pack(options: PackOptions = {}): Promise<PackResult> {
     for (const step of undo.reverse()) await step().catch((e) => logger.warn(`cleanup: ${(e as Error).message}`));
     if (signal?.aborted && !(error instanceof PackValidationError)) {
       const lost = replacement.done ? `; the previous ${ref.familiar} had already been removed by --force` : '';
-      throw new DpkError(`cancelled; nothing of this run was left behind${lost}`, { exitCode: 130, cause: error });
+      // The engine's content store may keep a partial upload of an interrupted create (plugins/storage/ingest): it is
+      // the engine's, and no API removes it.
+      throw new DpkError(`cancelled; no plugin, container or temporary file of this run was left${lost}`, { exitCode: 130, cause: error });
     }
     throw error;
   } finally {
