@@ -190,3 +190,13 @@ test('keys named like Object.prototype members are unknown keys like any other',
   assert.deepEqual(findings.map((f) => [f.ruleId, f.path]), [['unknown-key', '__proto__'], ['unknown-key', 'constructor']]);
   for (const f of findings) assert.match(f.hint, /^known keys here: Description/);
 });
+
+test('a plugin.json whose "config" is not a path is an error naming the field, not silently ignored', async () => {
+  const dir = join(work, 'bad-manifest');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name: 'acme/x', tag: '1', image: 'x:1', type: 'volume', config: 5 }));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(clean));
+  const r = await dpk(['validate'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /plugin\.json: field "config" must be the config file's path/);
+});

@@ -53,6 +53,9 @@ export async function readProjectManifest(dir: string): Promise<ProjectManifest 
   if (!PLUGIN_TYPES.includes(record.type as PluginType)) {
     throw new DpkError(`${file}: field "type" is "${String(record.type)}"; expected one of ${PLUGIN_TYPES.join(', ')}`);
   }
+  if (record.config !== undefined && (typeof record.config !== 'string' || record.config === '')) {
+    throw new DpkError(`${file}: field "config" must be the config file's path, e.g. "config.json"`, { hint: `fix "config" in ${MANIFEST_FILE}, or remove it to use config.json` });
+  }
   return {
     generator: String(record.generator ?? ''),
     type: record.type as PluginType,
@@ -60,7 +63,7 @@ export async function readProjectManifest(dir: string): Promise<ProjectManifest 
     tag: record.tag as string,
     image: record.image as string,
     module: String(record.module ?? ''),
-    config: typeof record.config === 'string' ? record.config : 'config.json',
+    config: (record.config as string | undefined) ?? 'config.json',
     options: (record.options as Record<string, string | boolean>) ?? {},
   };
 }
